@@ -1,0 +1,5 @@
+"""`python -m kestrasync` runs the command-line interface."""
+
+from kestrasync.cli import main
+
+main()

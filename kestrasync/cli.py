@@ -1,0 +1,411 @@
+"""The `kestra-sync` command: thin click commands over kestrasync.engine.
+
+Each command parses its flags into settings, makes one or two engine calls, renders the result and
+returns an exit code. Exit codes: 0 success, 1 any error (bad input, refused plan, failed apply),
+2 changes present (`plan --detailed-exitcode`, `diff`), 130/143 interrupted by SIGINT/SIGTERM.
+Any KestraSyncError becomes one message on stderr: a traceback always means a bug.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from kestrasync import engine
+from kestrasync.config import Settings, load_settings
+from kestrasync.errors import ConfigError, KestraSyncError
+from kestrasync.model import ApplyReport, FlowKey, Plan
+from kestrasync.planfile import load_plan, save_plan
+from kestrasync.render import json as json_render
+from kestrasync.render import markdown as markdown_render
+from kestrasync.render import text as text_render
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class KestraSyncGroup(click.Group):
+    """Usage errors exit 1, not click's 2: exit code 2 means "changes" for plan and diff."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name or "kestra-sync", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            code = EXIT_ERROR
+        except click.ClickException as error:
+            error.show()
+            code = EXIT_ERROR
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def use_color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn a KestraSyncError into its message (and a JSON error object with --format json), exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KestraSyncError as error:
+            if kwargs.get("output_format") == "json":
+                click.echo(json_render.render_error(str(error)), nl=False)
+            show_error(error)
+            return error.exit_code
+
+    return wrapper
+
+
+def show_error(error: KestraSyncError) -> None:
+    """Located problems one per line (file:line:column first, as editors expect), then the verdict."""
+    *details, verdict = str(error).splitlines() or [""]
+    for line in details:
+        click.echo(line, err=True)
+    click.echo(f"Error: {verdict}", err=True)
+
+
+def server_options(command: Callable) -> Callable:
+    """Where the configuration and the server are; flags beat KESTRA_* variables, which beat the file."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here)."),
+        click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
+        click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
+        click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
+        click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
+        click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
+        click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
+        click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def selection_options(command: Callable) -> Callable:
+    options = [
+        click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
+        click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
+        click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
+        click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
+        click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
+        click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
+        click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def settings_from(options: dict) -> Settings:
+    """Settings from the flags present in `options` (popped), the environment and the config file."""
+    insecure = options.pop("insecure", None)
+    overrides = {
+        name: options.pop(name, None)
+        for name in ("url", "tenant", "username", "password", "token", "timeout", "ca_cert", "max_deletes", "allow_empty", "parallelism")
+    }
+    if insecure:
+        overrides["verify_tls"] = False
+        click.echo("Warning: TLS certificates are not verified (--insecure).", err=True)
+    return load_settings(options.pop("config_file", None), overrides=overrides)
+
+
+def plan_request(options: dict, validate: bool = True) -> engine.PlanRequest:
+    try:
+        targets = tuple(FlowKey.parse(t) for t in options.pop("targets", ()))
+    except ValueError as error:
+        raise ConfigError(f"--target: {error}") from None
+    return engine.PlanRequest(
+        prune=options.pop("prune", False),
+        namespaces=tuple(options.pop("namespaces", ())),
+        targets=targets,
+        ignore_cosmetic=options.pop("ignore_cosmetic", False),
+        validate=validate,
+    )
+
+
+def render_plan(plan: Plan, output_format: str, diffs: bool = False) -> str:
+    if output_format == "json":
+        return json_render.render_plan(plan)
+    if output_format == "markdown":
+        return markdown_render.render_plan(plan)
+    return text_render.render_plan(plan, color=use_color(), diffs=diffs)
+
+
+@click.group(name="kestra-sync", cls=KestraSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kestra-sync", prog_name="kestra-sync")
+def main() -> None:
+    """GitOps for Kestra flows: plan and apply a repository of flow files against a Kestra server."""
+
+
+@main.command()
+@server_options
+@selection_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later with `apply FILE`.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--diff", "diffs", is_flag=True, help="Show the full diff of every change.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
+@click.option("--no-validate", is_flag=True, help="Skip the server's validation of changed flows.")
+@reports_errors
+def plan(out, output_format, diffs, detailed_exitcode, no_validate, **options) -> int:
+    """Show what apply would change on the server.
+
+    Example:
+
+        kestra-sync plan --prune --format markdown > plan.md
+    """
+    result = _plan(options, validate=not no_validate)
+    if out:
+        save_plan(result, out)
+    click.echo(render_plan(result, output_format, diffs), nl=False, color=use_color())
+    if out and output_format == "text":
+        click.echo(f"Saved the plan to {out}; apply it with: kestra-sync apply {out}")
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def _plan(options: dict, validate: bool = True) -> Plan:
+    settings = settings_from(options)
+    request = plan_request(options, validate)
+    with engine.connect(settings) as client:
+        return engine.plan(settings, request, client)
+
+
+@main.command()
+@server_options
+@selection_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@reports_errors
+def diff(output_format, **options) -> int:
+    """Show every difference with full diffs; exit 2 when there are any (for pre-merge checks).
+
+    Example:
+
+        kestra-sync diff || echo "the server differs from main"
+    """
+    result = _plan(options)
+    click.echo(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
+    return EXIT_CHANGES if result.has_changes else EXIT_OK
+
+
+@main.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@server_options
+@selection_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reports_errors
+def apply(plan_file, auto_approve, output_format, **options) -> int:
+    """Make the server match the files (or apply exactly a saved plan).
+
+    Without PLAN_FILE, plans first, shows the plan and asks for confirmation (on a terminal) unless
+    --auto-approve. With PLAN_FILE, refuses if any of its flows changed on the server since.
+
+    Examples:
+
+        kestra-sync apply --auto-approve
+
+        kestra-sync plan --out plan.json && kestra-sync apply plan.json
+    """
+    if plan_file and any(options.get(k) for k in ("prune", "namespaces", "targets", "ignore_cosmetic")):
+        raise ConfigError("--prune, --namespace, --target and --ignore-cosmetic cannot change a saved plan; make a new plan")
+    settings = settings_from(options)
+    request = plan_request(options)
+    with engine.connect(settings) as client:
+        if plan_file:
+            result = load_plan(plan_file)
+            engine.check_fresh(result, client)
+        else:
+            result = engine.plan(settings, request, client)
+        if output_format == "text":
+            click.echo(render_plan(result, "text"), nl=False, color=use_color())
+        if not result.has_changes:
+            if output_format == "json":
+                click.echo(json_render.render_report(ApplyReport()), nl=False)
+            return EXIT_OK
+        if not plan_file and not auto_approve:
+            _confirm()
+        with _stop_on_signals() as (stop, received):
+            report = engine.apply(result, client, settings, stop=stop)
+    rendered = json_render.render_report(report) if output_format == "json" else text_render.render_report(report, color=use_color())
+    click.echo(rendered, nl=False, color=use_color())
+    if received:
+        return 128 + received[0]
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError("apply needs confirmation: run it on a terminal, or pass --auto-approve (e.g. in CI)")
+    if not click.confirm("Apply these changes?", default=False):
+        raise KestraSyncError("Apply cancelled; nothing was changed.")
+
+
+@contextmanager
+def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, list[int]]]:
+    """SIGINT/SIGTERM set `stop` (the applier finishes requests in flight and starts no more)."""
+    stop, received = threading.Event(), []
+    if threading.current_thread() is not threading.main_thread():
+        yield stop, received
+        return
+
+    def handler(signum, _frame):
+        if not received and announce:
+            click.echo(f"\nReceived {signal.Signals(signum).name}: finishing requests in flight, starting no more.", err=True)
+        received.append(signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop, received
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@server_options
+@click.option("--offline", is_flag=True, help="Only the local checks, even when a server is configured.")
+@reports_errors
+def validate(paths, offline, **options) -> int:
+    """Check flow files: locally, then by the server when one is configured and reachable.
+
+    Example:
+
+        kestra-sync validate flows/
+    """
+    settings = settings_from(options)
+    flows = engine.scan_repository(settings, list(paths) or None)
+    click.echo(f"{len(flows)} flow(s) pass the local checks.")
+    if offline or not settings.url:
+        return EXIT_OK
+    with engine.connect(settings) as client:
+        diagnostics = engine.validate_flows(flows, client)
+    for line in text_render.render_diagnostics(diagnostics, use_color()):
+        click.echo(line, err=bool(diagnostics))
+    click.echo(f"The server at {settings.url} validated {len(flows)} flow(s).")
+    return EXIT_OK
+
+
+class TerminalView:
+    """Renders watch events: results on stdout, problems and notices on stderr."""
+
+    def __init__(self, color: bool):
+        self.color = color
+
+    def plan(self, plan: Plan) -> None:
+        click.echo(text_render.render_plan(plan, color=self.color), nl=False, color=self.color)
+
+    def report(self, report: ApplyReport) -> None:
+        click.echo(text_render.render_report(report, color=self.color), nl=False, color=self.color)
+
+    def result(self, result) -> None:
+        click.echo(text_render.render_result_line(result, color=self.color), color=self.color)
+
+    def would(self, change) -> None:
+        click.echo(f"would {change.action.verb} {change.key} ({'; '.join(change.summary)}) [dry run]")
+
+    def problem(self, error: KestraSyncError) -> None:
+        show_error(error)
+
+    def notice(self, text: str) -> None:
+        click.echo(text, err=True)
+
+
+@main.command()
+@server_options
+@click.option("--prune", is_flag=True, help="Delete the flow of a deleted file (or of a renamed id).")
+@click.option("--dry-run", is_flag=True, help="Show what would be applied; write nothing.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable.")
+@click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8).")
+@reports_errors
+def watch(prune, dry_run, namespaces, **options) -> int:
+    """Keep a development server in line with the files as you save them.
+
+    First applies what differs (as `apply --auto-approve`), then applies each saved change within
+    a second. Ctrl-C stops it.
+
+    Example:
+
+        kestra-sync watch --prune
+    """
+    from kestrasync.watcher import WatchOptions, Watcher
+
+    settings = settings_from(options)
+    view = TerminalView(use_color())
+    with engine.connect(settings) as client, _stop_on_signals(announce=False) as (stop, _received):
+        Watcher(settings, client, WatchOptions(prune=prune, dry_run=dry_run, namespaces=namespaces), view, stop).run()
+    click.echo("Stopped watching.", err=True)
+    return EXIT_OK
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = a free one).")
+@click.option("--username", default=None, help="Basic-auth username (an e-mail, as in Kestra).")
+@click.option("--password", default=None, help="Basic-auth password.")
+@click.option("--no-auth", is_flag=True, help="Serve without authentication (Kestra before 0.24).")
+@click.option("--token", default=None, help="Also accept this Bearer API token (Enterprise-like).")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None, help="Keep the store in this file across restarts.")
+@click.option("--latency-ms", default=0, type=click.IntRange(0), help="Added latency per request.")
+@click.option("--multi-tenant", is_flag=True, help="Accept any tenant, each with its own store (Enterprise-like).")
+@click.option("--kestra-version", default="1.0", type=click.Choice(["0.24", "1.0", "2.0"]), show_default=True, help="Behaviour to imitate (2.0 serves errors as application/problem+json).")
+def emulator(**options) -> None:
+    """Run a stand-in Kestra server for tests and demos.
+
+    Example:
+
+        kestra-sync emulator --port 8080
+    """
+    from kestrasync.emulator.server import EmulatorConfig, serve
+
+    host, port = options.pop("host"), options.pop("port")
+    try:
+        config = EmulatorConfig.from_options(**options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    serve(config, host=host, port=port, announce=click.echo)
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here).")
+@reports_errors
+def demo(config_file) -> int:
+    """Try kestra-sync without a Kestra server: start the built-in emulator, then plan, apply and plan again.
+
+    Example:
+
+        kestra-sync demo
+    """
+    from kestrasync.emulator import EmulatorServer
+
+    with EmulatorServer() as emulator:
+        config = emulator.config
+        settings = load_settings(config_file, overrides={"url": emulator.url, "username": config.username, "password": config.password})
+        click.echo(f"Started the Kestra emulator at {emulator.url} (user {config.username}).\n")
+        with engine.connect(settings) as client:
+            for step in ("plan", "apply", "plan"):
+                click.echo(click.style(f"$ kestra-sync {step}{' --auto-approve' if step == 'apply' else ''}", bold=True), color=use_color())
+                result = engine.plan(settings, engine.PlanRequest(), client)
+                click.echo(render_plan(result, "text"), nl=False, color=use_color())
+                if step == "apply":
+                    report = engine.apply(result, client, settings)
+                    click.echo(text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+                    if not report.ok:
+                        return EXIT_ERROR
+                click.echo()
+    if result.has_changes:
+        click.echo("Error: the second plan still shows changes.", err=True)
+        return EXIT_ERROR
+    click.echo("Done: the second plan shows no changes, so the server matches the files.")
+    return EXIT_OK

@@ -1,0 +1,385 @@
+"""KestraClient: the only module that speaks HTTP, through httpx.
+
+Reads are bulk: one export (a ZIP of sources) and a paged search (revisions) per namespace scope, never a
+request per flow. Writes are one flow per request with the file's exact text as `application/x-yaml`:
+Kestra's namespace bulk endpoint splits bodies on any `---` and deletes by default, so it is not used.
+Transient faults are retried with backoff; a create whose outcome is unknown is settled by reading the
+flow back, never by a blind retry. Every failure becomes a KestraSyncError with a sentence that names
+the server but never a credential.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from kestrasync.errors import ApiError, AuthRejected, ServerUnreachable
+from kestrasync.model import FlowKey, RemoteFlow
+from kestrasync.yamltext import parse_source
+
+YAML = "application/x-yaml"
+SEARCH_PAGE_SIZE = 1000
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers after which a create may or may not have been stored.
+UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
+VALIDATE_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Basic (username/password, Kestra OSS) or Bearer (API token, Enterprise). repr() hides secrets."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials({self.describe()})"
+
+    def describe(self) -> str:
+        if self.token:
+            return "an API token (Bearer)"
+        if self.username:
+            return f"user '{self.username}' (Basic)"
+        return "no credentials"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def auth(self) -> httpx.Auth | None:
+        return httpx.BasicAuth(self.username, self.password or "") if self.username and not self.token else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # retries after the first try
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        """Exponential backoff with full jitter; a server's Retry-After (seconds) wins when given."""
+        if retry_after:
+            try:
+                return min(float(retry_after), 60.0)
+            except ValueError:
+                pass
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class KestraClient:
+    """A Kestra tenant's flow API. Thread-safe: apply shares one client between its workers."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        tenant: str = "main",
+        credentials: Credentials = Credentials(),
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        verify: bool | str = True,
+        max_connections: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.url = url.rstrip("/")
+        self.tenant = tenant
+        self.credentials = credentials
+        self.retry = retry
+        self.sleep = sleep
+        self.requests_sent = 0
+        self._count_lock = threading.Lock()
+        self.http = httpx.Client(
+            base_url=f"{self.url}/api/v1/{quote(tenant, safe='')}",
+            auth=credentials.auth(),
+            headers={"User-Agent": "kestra-sync", **credentials.headers()},
+            timeout=timeout,
+            verify=verify,
+            # httpx drops the Authorization header on a redirect to another origin.
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> KestraClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -----------------------------------------------------------------------------------------
+    # Reading
+
+    def read_flows(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, RemoteFlow]:
+        """Every live flow under the namespace prefixes `scopes`: per scope a search for revisions, then an export."""
+        found: dict[FlowKey, RemoteFlow] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
+            for flows in pool.map(lambda scope: self._read_scope(scope, parallelism), scopes):
+                found.update(flows)
+        return found
+
+    def _read_scope(self, scope: str, parallelism: int) -> dict[FlowKey, RemoteFlow]:
+        # Search before export: a flow saved in between then shows a newer source with an older
+        # revision, which makes a saved plan look stale (safe), never the reverse.
+        revisions = self.search_revisions(scope)
+        try:
+            sources = self.export_sources(scope, revisions.keys())
+        except ApiError as error:
+            if error.status not in (403, 404, 405, 500, 501):
+                raise
+            return self._get_each(revisions, parallelism)
+        return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
+
+    def search_revisions(self, scope: str) -> dict[FlowKey, int]:
+        """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`."""
+        params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE}
+        revisions: dict[FlowKey, int] = {}
+        page, total = 1, None
+        while total is None or (page - 1) * SEARCH_PAGE_SIZE < total:
+            body = self._json("GET", "/flows/search", params={**params, "page": page})
+            results, total = body.get("results"), body.get("total")
+            if not isinstance(results, list) or not isinstance(total, int):
+                raise self._unexpected("GET", "/flows/search", "a page without results/total")
+            for item in results:
+                revisions[FlowKey(item["namespace"], item["id"])] = int(item["revision"])
+            if not results:
+                break
+            page += 1
+        return revisions
+
+    def export_sources(self, scope: str, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
+        """Sources of the flows under `scope`, from one ZIP export, matched to `keys`.
+
+        Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
+        can collide; an entry whose name is ambiguous is matched by reading its id and namespace.
+        """
+        response = self._send("GET", "/flows/export/by-query", params={"filters[namespace][PREFIX]": scope})
+        keys = set(keys)
+        claims: dict[str, list[FlowKey]] = defaultdict(list)
+        for key in keys:
+            for separator in ("-", "."):
+                for extension in (".yml", ".yaml"):
+                    claims[f"{key.namespace}{separator}{key.id}{extension}"].append(key)
+        sources: dict[FlowKey, str] = {}
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(response.content))
+            for info in archive.infolist():
+                source = archive.read(info).decode("utf-8")
+                owners = claims.get(info.filename, [])
+                key = owners[0] if len(owners) == 1 else _key_of(source)
+                if key in keys:
+                    sources[key] = source
+        except (zipfile.BadZipFile, UnicodeDecodeError) as error:
+            raise self._unexpected("GET", "/flows/export/by-query", f"an unreadable export ({error})") from None
+        return sources
+
+    def _get_each(self, revisions: dict[FlowKey, int], parallelism: int) -> dict[FlowKey, RemoteFlow]:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            flows = pool.map(self.get_flow, revisions)
+        return {flow.key: flow for flow in flows if flow is not None}
+
+    def get_flow(self, key: FlowKey) -> RemoteFlow | None:
+        """The latest live revision with its source, or None when there is none."""
+        response = self._send("GET", _flow_path(key), params={"source": "true"}, allow={404})
+        if response.status_code == 404:
+            return None
+        return self._remote(response, "GET", _flow_path(key))
+
+    # -----------------------------------------------------------------------------------------
+    # Writing
+
+    def create_flow(self, key: FlowKey, source: str) -> RemoteFlow:
+        """POST the exact text. When the answer is lost, read the flow back instead of sending twice."""
+        try:
+            response = self._send("POST", "/flows", content=source.encode("utf-8"), headers={"Content-Type": YAML}, create=True)
+        except _OutcomeUnknown as unknown:
+            stored = self.get_flow(key)
+            if stored is not None and stored.source == source:
+                return stored
+            raise unknown.error from None
+        return self._remote(response, "POST", "/flows")
+
+    def update_flow(self, key: FlowKey, source: str) -> RemoteFlow:
+        path = _flow_path(key)
+        response = self._send("PUT", path, content=source.encode("utf-8"), headers={"Content-Type": YAML})
+        return self._remote(response, "PUT", path)
+
+    def delete_flow(self, key: FlowKey) -> None:
+        """Kestra deletes softly: a tombstone revision. An already-deleted flow is not an error."""
+        self._send("DELETE", _flow_path(key), allow={404})
+
+    def validate(self, sources: Sequence[str]) -> list[dict]:
+        """Kestra's validation of each source, in order (one result per source).
+
+        Kestra splits the body on `\\n---` lines, so a source holding such a line goes alone.
+        """
+        results: list[dict] = []
+        batch: list[str] = []
+
+        def flush() -> None:
+            if batch:
+                body = "\n---\n".join(batch)
+                answer = self._json("POST", "/flows/validate", content=body.encode("utf-8"), headers={"Content-Type": YAML})
+                if not isinstance(answer, list) or len(answer) != len(batch):
+                    raise self._unexpected("POST", "/flows/validate", "a validation answer that does not match the flows sent")
+                results.extend(answer)
+                batch.clear()
+
+        for source in sources:
+            alone = "\n---" in source or source.startswith("---")
+            if alone or len(batch) >= VALIDATE_BATCH:
+                flush()
+            batch.append(source)
+            if alone:
+                flush()
+        flush()
+        return results
+
+    # -----------------------------------------------------------------------------------------
+    # Transport
+
+    def _json(self, method: str, path: str, **kwargs):
+        response = self._send(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unexpected(method, path, "an answer that is not JSON") from None
+
+    def _remote(self, response: httpx.Response, method: str, path: str) -> RemoteFlow:
+        try:
+            body = response.json()
+            return RemoteFlow(FlowKey(body["namespace"], body["id"]), body["source"], int(body["revision"]))
+        except (ValueError, KeyError, TypeError):
+            raise self._unexpected(method, path, "a flow without namespace, id, source and revision") from None
+
+    def _send(self, method: str, path: str, *, allow: frozenset[int] | set[int] = frozenset(), create: bool = False, **kwargs) -> httpx.Response:
+        """One request with retries; returns a 2xx answer (or an allowed status) or raises a KestraSyncError."""
+        for attempt in range(self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            with self._count_lock:
+                self.requests_sent += 1
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+                # Never reached the server: safe to send again, creates included.
+                if last:
+                    raise ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.") from None
+            except httpx.TransportError as error:
+                failure = ServerUnreachable(
+                    f"The Kestra server at {self.url} did not answer {method} {path}: {_reason(error)}."
+                )
+                if create:
+                    raise _OutcomeUnknown(failure) from None
+                if last:
+                    raise failure from None
+            else:
+                status = response.status_code
+                if status < 300 or status in allow:
+                    return response
+                if create and status in UNKNOWN_OUTCOME_STATUSES:
+                    raise _OutcomeUnknown(self._error(response, method, path))
+                if status not in RETRY_STATUSES or last:
+                    raise self._error(response, method, path)
+                self.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
+                continue
+            self.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def _error(self, response: httpx.Response, method: str, path: str) -> Exception:
+        status = response.status_code
+        where = f"{self.url}"
+        if status == 401:
+            return AuthRejected(
+                f"The Kestra server at {where} refused {self.credentials.describe()} (401 Unauthorized); "
+                "check KESTRA_USERNAME / KESTRA_PASSWORD or KESTRA_API_TOKEN."
+            )
+        if status == 403:
+            return AuthRejected(
+                f"The Kestra server at {where} does not allow {self.credentials.describe()} to {method} {path} (403 Forbidden)."
+            )
+        messages = error_messages(response)
+        detail = "; ".join(messages) if messages else response.reason_phrase
+        if status == 400 and "tenant" in detail.lower():
+            return ApiError(
+                f"The Kestra server at {where} refused tenant '{self.tenant}': {detail}",
+                status=status, method=method, path=path, messages=messages,
+            )
+        if status == 404 and path in ("/flows/search", "/flows/validate"):
+            detail = f"{detail} (is {self.url} a Kestra server, and tenant '{self.tenant}' right?)"
+        return ApiError(
+            f"The Kestra server at {where} answered {status} to {method} {path}: {detail}",
+            status=status, method=method, path=path, messages=messages,
+        )
+
+    def _unexpected(self, method: str, path: str, what: str) -> ApiError:
+        return ApiError(
+            f"The Kestra server at {self.url} sent {what} to {method} {path}; is it a Kestra server?",
+            status=200, method=method, path=path,
+        )
+
+
+class _OutcomeUnknown(Exception):
+    """A create was sent but its answer was lost."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def error_messages(response: httpx.Response) -> tuple[str, ...]:
+    """Kestra's own error texts from its 1.x JSON envelope or a 2.x application/problem+json body.
+
+    1.x: {"message": "Invalid entity: ...", "_embedded": {"errors": [{"message", "path"}]}} (errors may be
+    one object). 2.x: {"title", "detail", "errors": [{"message"|"detail", "path"|"pointer"}]}.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return (text[:300],) if text else ()
+    if not isinstance(body, dict):
+        return ()
+    details = body.get("_embedded", {}).get("errors") if isinstance(body.get("_embedded"), dict) else None
+    if details is None:
+        details = body.get("errors")
+    if isinstance(details, dict):
+        details = [details]
+    itemized = []
+    for item in details if isinstance(details, list) else ():
+        if isinstance(item, dict):
+            text = item.get("message") or item.get("detail") or ""
+            where = item.get("path") or item.get("pointer") or item.get("field")
+            itemized.append(f"{where}: {text}" if where and where not in text else text)
+    if itemized:
+        return tuple(m for m in itemized if m)
+    headline = body.get("message") or body.get("detail") or body.get("title")
+    return (str(headline),) if headline else ()
+
+
+def _key_of(source: str) -> FlowKey | None:
+    value = parse_source(source)
+    if isinstance(value, dict) and isinstance(value.get("namespace"), str) and value.get("id") is not None:
+        return FlowKey(value["namespace"], str(value["id"]))
+    return None
+
+
+def _flow_path(key: FlowKey) -> str:
+    return f"/flows/{quote(key.namespace, safe='')}/{quote(key.id, safe='')}"
+
+
+def _reason(error: httpx.HTTPError) -> str:
+    text = str(error).strip()
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out" + (f" ({text})" if text else "")
+    return text or type(error).__name__
+

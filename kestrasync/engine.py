@@ -1,0 +1,174 @@
+"""The wiring, and the library API: config -> scan -> read server -> diff -> plan -> validate -> apply.
+
+This is the only module that joins the others; the CLI, the watcher and other programs call these
+functions. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kestrasync.applier import ResultCallback, apply_plan
+from kestrasync.client import Credentials, KestraClient, RetryPolicy
+from kestrasync.config import Settings
+from kestrasync.errors import ConfigError, PlanFileError, StalePlan, ValidationFailed
+from kestrasync.model import Action, ApplyReport, Diagnostic, FlowKey, LocalFlow, Plan, RemoteFlow, Severity, SourceLocation
+from kestrasync.planner import Ownership, PlanOptions, make_plan
+from kestrasync.scanner import scan, read_flow_text
+from kestrasync.yamltext import YamlProblem
+
+# Kestra's warning for a Subflow whose target does not exist (yet).
+_MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the user asked of one plan, beyond the settings."""
+
+    prune: bool = False
+    namespaces: tuple[str, ...] = ()
+    targets: tuple[FlowKey, ...] = ()
+    ignore_cosmetic: bool = False
+    validate: bool = True
+
+
+def connect(settings: Settings) -> KestraClient:
+    """A client for the configured server; refuses when no URL is configured."""
+    if not settings.url:
+        raise ConfigError("no Kestra server URL: set KESTRA_URL, pass --url, or set server.url in kestra-sync.yaml")
+    return KestraClient(
+        settings.url,
+        tenant=settings.tenant,
+        credentials=Credentials(settings.username, settings.password, settings.token),
+        timeout=settings.timeout,
+        retry=RetryPolicy(attempts=settings.retries),
+        verify=settings.ca_cert or settings.verify_tls,
+        max_connections=max(settings.parallelism, 8),
+    )
+
+
+def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:
+    return scan(paths or settings.paths, settings.scan_options)
+
+
+def plan_options(settings: Settings, request: PlanRequest, local: Sequence[LocalFlow]) -> PlanOptions:
+    return PlanOptions(
+        ownership=Ownership.of(settings.namespaces, local),
+        prune=request.prune or settings.prune,
+        namespaces=request.namespaces,
+        targets=request.targets,
+        protected=settings.protected,
+        max_deletes=settings.max_deletes,
+        allow_empty=settings.allow_empty,
+        ignore_cosmetic=request.ignore_cosmetic,
+    )
+
+
+def read_server(client: KestraClient, options: PlanOptions, parallelism: int) -> dict[FlowKey, RemoteFlow]:
+    """The server's flows in the owned scope, in one bulk read per scope."""
+    return client.read_flows(options.ownership.scopes, parallelism)
+
+
+def plan(settings: Settings, request: PlanRequest, client: KestraClient) -> Plan:
+    """Scan the files, read the server, and plan (validated by the server unless asked not to)."""
+    local = scan_repository(settings)
+    options = plan_options(settings, request, local)
+    return plan_against(local, read_server(client, options, settings.parallelism), settings, options, client, request.validate)
+
+
+def plan_against(
+    local: Sequence[LocalFlow],
+    remote: Mapping[FlowKey, RemoteFlow],
+    settings: Settings,
+    options: PlanOptions,
+    client: KestraClient,
+    validate: bool = True,
+) -> Plan:
+    """Plan from flows already read (the watcher keeps the server's state between saves)."""
+    local_keys = {f.key for f in local}
+    references = {}
+    if options.prune:  # deletes go referencing flows first: read what the doomed flows reference
+        references = {k: _references(r) for k, r in remote.items() if k not in local_keys}
+    result = make_plan(
+        local,
+        remote,
+        options,
+        server=client.url,
+        tenant=client.tenant,
+        remote_references=references,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return validate_plan(result, client) if validate else result
+
+
+def _references(flow: RemoteFlow) -> tuple[FlowKey, ...]:
+    try:
+        return read_flow_text(flow.source, SourceLocation(str(flow.key))).references
+    except YamlProblem:
+        return ()
+
+
+def validate_plan(plan: Plan, client: KestraClient) -> Plan:
+    """Ask the server to validate every source the plan writes; errors refuse the plan, warnings stay in it."""
+    writes = [c.after for c in plan.changes if c.action is not Action.DELETE]
+    created = {c.key for c in plan.changes if c.action is Action.CREATE}
+    warnings = validate_flows(writes, client, created) if writes else ()
+    return replace(plan, diagnostics=plan.diagnostics + warnings)
+
+
+def validate_flows(
+    flows: Sequence[LocalFlow], client: KestraClient, created: frozenset[FlowKey] | set[FlowKey] = frozenset()
+) -> tuple[Diagnostic, ...]:
+    """The server's warnings on `flows`; raises ValidationFailed on any constraint violation.
+
+    A warning that a subflow does not exist is dropped when that subflow is in `created`: the
+    apply writes it first.
+    """
+    errors, warnings = [], []
+    for flow, result in zip(flows, client.validate([f.source for f in flows])):
+        for line in (result.get("constraints") or "").splitlines():
+            if line.strip():
+                errors.append(Diagnostic(Severity.ERROR, line.strip(), flow.key, flow.location))
+        for warning in result.get("warnings") or ():
+            missing = _MISSING_SUBFLOW.search(str(warning))
+            if missing and FlowKey(missing.group(2), missing.group(1)) in created:
+                continue
+            warnings.append(Diagnostic(Severity.WARNING, str(warning), flow.key, flow.location))
+    if errors:
+        raise ValidationFailed(errors)
+    return tuple(warnings)
+
+
+def check_fresh(plan: Plan, client: KestraClient) -> None:
+    """Refuse a saved plan made for another server or tenant, or whose flows moved on the server since."""
+    if (plan.server, plan.tenant) != (client.url, client.tenant):
+        raise PlanFileError(
+            f"the saved plan was made for {plan.server} (tenant {plan.tenant}), "
+            f"not {client.url} (tenant {client.tenant}); nothing was applied"
+        )
+    current: dict[FlowKey, int] = {}
+    for scope in plan.scope:
+        current.update(client.search_revisions(scope))
+    moved = {
+        c.key: (c.revision_before, current.get(c.key))
+        for c in plan.changes
+        if current.get(c.key) != c.revision_before
+    }
+    if moved:
+        raise StalePlan(moved)
+
+
+def apply(
+    plan: Plan,
+    client: KestraClient,
+    settings: Settings,
+    *,
+    on_result: ResultCallback | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyReport:
+    return apply_plan(plan, client, parallelism=settings.parallelism, on_result=on_result, stop=stop)

@@ -1,0 +1,120 @@
+"""Errors a user can cause or meet, each carrying one actionable sentence.
+
+    KestraSyncError               base: str(error) is the message shown to the user
+    ├── ConfigError               kestra-sync.yaml, environment or flag values
+    ├── FlowFileError             one problem in one flow file, with its location
+    ├── ScanFailed                every FlowFileError of a scan, collected
+    ├── PlanFileError             a saved plan that cannot be read or used
+    ├── PlanRefused               a plan the guardrails refuse (prune limits)
+    ├── StalePlan                 a saved plan whose flows moved on the server
+    ├── ValidationFailed          the server refused changed flows in validation
+    ├── LockHeld                  another apply holds the advisory lock
+    └── ServerError               talking to Kestra failed
+        ├── ServerUnreachable     no answer (connection refused, DNS, timeout)
+        ├── AuthRejected          401 / 403
+        └── ApiError              any other unexpected answer, with Kestra's own messages
+
+The CLI turns any KestraSyncError into its message and exit code 1, so a traceback always means a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kestrasync.model import Diagnostic, FlowKey, SourceLocation
+
+
+class KestraSyncError(Exception):
+    """Base class: the message is a complete sentence for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(KestraSyncError):
+    """A bad configuration value; names the file and line when it comes from a file."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None):
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class FlowFileError(KestraSyncError):
+    """One problem in one flow file."""
+
+    def __init__(self, location: SourceLocation, message: str):
+        self.location = location
+        self.problem = message
+        super().__init__(f"{location}: {message}")
+
+    def __reduce__(self):  # parallel scans send these between processes
+        return FlowFileError, (self.location, self.problem)
+
+
+class ScanFailed(KestraSyncError):
+    """The scan found problems; nothing may be written until every one is fixed."""
+
+    def __init__(self, errors: Iterable[FlowFileError]):
+        self.errors = tuple(errors)
+        lines = [str(e) for e in self.errors]
+        noun = "problem" if len(lines) == 1 else "problems"
+        super().__init__("\n".join(lines + [f"{len(lines)} {noun} in flow files; nothing was sent to the server."]))
+
+
+class PlanFileError(KestraSyncError):
+    """A saved plan file that cannot be read, or was made for another server or tenant."""
+
+
+class PlanRefused(KestraSyncError):
+    """The plan breaks a guardrail (too many deletes, an emptied namespace, ...)."""
+
+
+class StalePlan(KestraSyncError):
+    """Flows of a saved plan changed on the server after the plan was made."""
+
+    def __init__(self, moved: dict[FlowKey, tuple[int | None, int | None]]):
+        self.moved = moved
+
+        def rev(r: int | None) -> str:
+            return "absent" if r is None else f"rev {r}"
+
+        details = ", ".join(f"{k} ({rev(a)} -> {rev(b)})" for k, (a, b) in sorted(moved.items()))
+        super().__init__(
+            f"Saved plan is stale: {len(moved)} flow(s) changed on the server since it was made: {details}. "
+            "Nothing was applied; run plan again."
+        )
+
+
+class ValidationFailed(KestraSyncError):
+    """The server's validation refused some changed flows."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        lines = [str(d) for d in self.diagnostics]
+        super().__init__("\n".join(lines + [f"The server refused {len(lines)} flow(s) in validation; nothing was applied."]))
+
+
+class LockHeld(KestraSyncError):
+    """Another apply holds the advisory lock."""
+
+
+class ServerError(KestraSyncError):
+    """Talking to the Kestra server failed."""
+
+
+class ServerUnreachable(ServerError):
+    """The server did not answer."""
+
+
+class AuthRejected(ServerError):
+    """The server refused the credentials (never included in the message)."""
+
+
+class ApiError(ServerError):
+    """An unexpected answer; `messages` are Kestra's own error texts."""
+
+    def __init__(self, message: str, *, status: int, method: str, path: str, messages: tuple[str, ...] = ()):
+        self.status = status
+        self.method = method
+        self.path = path
+        self.messages = messages
+        super().__init__(message)

@@ -1,0 +1,71 @@
+"""A plan as a pull-request comment: a summary table, then one collapsible diff per flow.
+
+GitHub refuses comments over 65,536 characters, so the output stays under LIMIT: diffs that do not
+fit are left out (longest last) and a note says how many and how to see them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kestrasync.model import Action, Plan
+from kestrasync.render.common import change_detail, change_diff, summary_line
+
+LIMIT = 60_000
+_ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run inside the text."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
+    head = [
+        "### kestra-sync plan",
+        "",
+        f"Server `{plan.server}` · tenant `{plan.tenant}` · namespaces {', '.join(f'`{s}`' for s in plan.scope) or '(none)'}",
+        "",
+        f"**{summary_line(plan)}**",
+        "",
+    ]
+    if plan.changes:
+        head += ["| | Flow | File | Server revision | What changes |", "|---|---|---|---|---|"]
+        for change in plan.changes:
+            file = f"`{change.after.location.path}`" if change.after else "–"
+            revision = str(change.before.revision) if change.before else "–"
+            head.append(
+                f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {revision} | {_cell(change_detail(change))} |"
+            )
+        head.append("")
+    deletes = plan.count(Action.DELETE)
+    if deletes:
+        head += [f"> [!WARNING]\n> This plan **deletes {deletes} flow(s)** from the server (prune).", ""]
+    for diagnostic in plan.diagnostics:
+        head.append(f"- ⚠️ {diagnostic.severity.value}: {_cell(str(diagnostic))}")
+    if plan.diagnostics:
+        head.append("")
+    text = "\n".join(head)
+    omitted = 0
+    for change in plan.changes:
+        diff = change_diff(change)
+        fence = _fence(diff)
+        block = (
+            f"<details><summary><code>{change.key}</code> ({change.action.verb}"
+            f"{', ' + change.kind.value if change.kind else ''})</summary>\n\n{fence}diff\n{diff}{'' if diff.endswith(chr(10)) else chr(10)}{fence}\n</details>\n"
+        )
+        if len(text) + len(block) + 400 > limit:
+            omitted += 1
+            continue
+        text += "\n" + block
+    if omitted:
+        text += (
+            f"\n_{omitted} diff(s) left out to keep this comment under {limit:,} characters; "
+            "run `kestra-sync diff` to see every diff._\n"
+        )
+    return text

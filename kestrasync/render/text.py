@@ -1,0 +1,121 @@
+"""Plans and apply reports for a terminal, Terraform-style, in colour when asked."""
+
+from __future__ import annotations
+
+from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity
+from kestrasync.render.common import PAST_TENSE, change_detail, change_diff, report_line, revisions, summary_line
+
+_CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
+_ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_CODES[style]}m{text}\x1b[0m" if color and text else text
+
+
+def colored_diff(diff: str, color: bool) -> str:
+    if not color:
+        return diff
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(paint(line, "bold", True))
+        elif line.startswith("+"):
+            out.append(paint(line, "green", True))
+        elif line.startswith("-"):
+            out.append(paint(line, "red", True))
+        elif line.startswith("@@"):
+            out.append(paint(line, "cyan", True))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
+    """The plan: writes, then deletes set apart, then warnings and the summary line."""
+    lines = [paint(f"kestra-sync plan for {plan.server} (tenant {plan.tenant})", "bold", color)]
+    lines.append(f"Namespaces: {', '.join(plan.scope) or '(none)'}")
+    writes = [c for c in plan.changes if c.action is not Action.DELETE]
+    deletes = [c for c in plan.changes if c.action is Action.DELETE]
+    for title, group in (("Flows to write:", writes), ("Flows to DELETE (prune):", deletes)):
+        if not group:
+            continue
+        lines += ["", paint(title, "red" if group is deletes else "bold", color)]
+        for change in group:
+            style = _ACTION_COLORS[change.action]
+            where = change.after.location.path if change.after else "(no file)"
+            rev = f" (server rev {change.before.revision})" if change.before else ""
+            lines.append(f"  {paint(change.action.value, style, color)} {paint(str(change.key), style, color)}  {where}{rev}")
+            lines.append(f"      {change_detail(change)}")
+            if diffs:
+                lines.append(_indent(colored_diff(change_diff(change), color), "      "))
+    if plan.skipped_cosmetic:
+        lines += ["", f"Cosmetic updates skipped (--ignore-cosmetic): {', '.join(map(str, plan.skipped_cosmetic))}"]
+    lines += render_diagnostics(plan.diagnostics, color)
+    lines += ["", paint(summary_line(plan), "bold", color)]
+    return "\n".join(lines) + "\n"
+
+
+def render_diagnostics(diagnostics: tuple[Diagnostic, ...], color: bool) -> list[str]:
+    if not diagnostics:
+        return []
+    lines = ["", paint("Server validation:", "bold", color)]
+    for diagnostic in diagnostics:
+        style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
+        lines.append(f"  {paint(diagnostic.severity.value, style, color)}: {diagnostic}")
+    return lines
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "".join(prefix + line for line in text.splitlines(keepends=True)).rstrip("\n")
+
+
+def render_report(report: ApplyReport, *, color: bool = False) -> str:
+    """A results table: action, flow, revision before → after, time, outcome."""
+    rows = [("ACTION", "FLOW", "REVISION", "TIME", "RESULT")]
+    for result in report.results:
+        rows.append(
+            (
+                result.change.action.verb,
+                str(result.change.key),
+                revisions(result),
+                f"{result.seconds * 1000:.0f} ms" if result.status is not ResultStatus.SKIPPED else "–",
+                _outcome(result),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:4])] + [row[4]]
+        line = "  ".join(cells).rstrip()
+        if n == 0:
+            line = paint(line, "bold", color)
+        elif report.results[n - 1].status is ResultStatus.FAILED:
+            line = paint(line, "red", color)
+        lines.append(line)
+    if not report.results:
+        lines = ["Nothing to apply."]
+    style = "green" if report.ok else "red"
+    return "\n".join(lines + ["", paint(report_line(report), style, color)]) + "\n"
+
+
+def _outcome(result: ApplyResult) -> str:
+    if result.status is ResultStatus.FAILED:
+        return f"FAILED: {result.message}"
+    if result.status is ResultStatus.SKIPPED:
+        return "not attempted"
+    if result.change.action is Action.UPDATE and result.revision_after == result.change.revision_before:
+        return "applied (server already had this text)"
+    return "applied"
+
+
+def render_result_line(result: ApplyResult, *, color: bool = False) -> str:
+    """One line per change, for watch mode: `updated company.team/etl rev 4 → 5 (task x changed) 42 ms`."""
+    change = result.change
+    if result.status is ResultStatus.FAILED:
+        return paint(f"failed to {change.action.verb} {change.key}: {result.message}", "red", color)
+    if result.status is ResultStatus.SKIPPED:
+        return f"not attempted: {change.action.verb} {change.key}"
+    detail = "; ".join(change.summary)
+    text = f"{PAST_TENSE[change.action]} {change.key} rev {revisions(result)} ({detail}) {result.seconds * 1000:.0f} ms"
+    return paint(text, _ACTION_COLORS[change.action], color)

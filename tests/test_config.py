@@ -1,0 +1,116 @@
+"""Configuration: discovery, precedence (flags > environment > file), .env, and located errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kestrasync.cli import main
+from kestrasync.config import load_settings
+from kestrasync.errors import ConfigError
+
+
+def test_config_is_found_walking_up(repo):
+    nested = repo.root / "flows" / "deep"
+    nested.mkdir(parents=True)
+    settings = load_settings(cwd=nested, environ={})
+    assert settings.config_file == repo.root / "kestra-sync.yaml"
+    assert settings.paths == (repo.root / "flows",)  # relative to the file, not the cwd
+    assert settings.namespaces == ("company",)
+
+
+def test_flags_beat_environment_beat_file(repo):
+    repo.config(
+        """\
+        server:
+          url: http://from-file:8080
+          tenant: filetenant
+          timeout: 12
+        """
+    )
+    from_file = load_settings(environ={})
+    assert (from_file.url, from_file.tenant, from_file.timeout) == ("http://from-file:8080", "filetenant", 12.0)
+    environment = {"KESTRA_URL": "http://from-env:8080", "KESTRA_TENANT": "envtenant"}
+    from_env = load_settings(environ=environment)
+    assert (from_env.url, from_env.tenant) == ("http://from-env:8080", "envtenant")
+    from_flags = load_settings(environ=environment, overrides={"url": "http://from-flag:8080", "tenant": None})
+    assert (from_flags.url, from_flags.tenant) == ("http://from-flag:8080", "envtenant")
+
+
+def test_kestra_host_is_accepted_as_kestra_docs_name_it(repo):
+    assert load_settings(environ={"KESTRA_HOST": "http://docs-name:8080"}).url == "http://docs-name:8080"
+
+
+def test_dotenv_in_working_directory_is_read_and_environment_wins(repo):
+    (repo.root / ".env").write_text(
+        "# local secrets\nexport KESTRA_USERNAME=dev@example.com\nKESTRA_PASSWORD='s3cret Pass'\nKESTRA_URL=http://dotenv:8080\n"
+    )
+    settings = load_settings(environ={"KESTRA_URL": "http://real-env:8080"})
+    assert settings.username == "dev@example.com"
+    assert settings.password == "s3cret Pass"
+    assert settings.url == "http://real-env:8080"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("server:\n  url: http://x\n  passwd: 1\n", "kestra-sync.yaml:3:3: unknown key 'server.passwd'"),
+        ("server:\n  password: hunter2\n", "kestra-sync.yaml:2:3: 'server.password': credentials do not belong in kestra-sync.yaml"),
+        ("server:\n  timeout: soon\n", "kestra-sync.yaml:2:12: 'server.timeout' must be a number, not 'soon'"),
+        ("apply:\n  parallelism: true\n", "kestra-sync.yaml:2:16: 'apply.parallelism' must be a whole number"),
+        ("prune:\n  enabled: 3\n", "kestra-sync.yaml:2:12: 'prune.enabled' must be true or false"),
+        ("flows:\n  paths: {a: b}\n", "kestra-sync.yaml:2:10: 'flows.paths' must be a list of text values"),
+        ("server: [1]\n", "kestra-sync.yaml:1:1: 'server' must be a mapping"),
+        ("server:\n  url: a\n  url: b\n", "kestra-sync.yaml:3:3: duplicate key 'url'"),
+        ("server:\n  url: [\n", "kestra-sync.yaml:3:1: YAML syntax error"),
+        ("namespaces: [Company]\n", "namespace 'Company' is not a valid Kestra namespace"),
+        ("apply:\n  parallelism: 0\n", "parallelism must be greater than 0"),
+        ("- a\n", "kestra-sync.yaml:1:1: expected a mapping"),
+    ],
+)
+def test_bad_config_names_key_and_line(repo, text, expected):
+    (repo.root / "kestra-sync.yaml").write_text(text)
+    result = CliRunner().invoke(main, ["validate", "--offline"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert expected in result.stderr, result.stderr
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_url_with_credentials_is_refused_without_echoing_them(repo):
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={"KESTRA_URL": "http://admin:hunter2@host:8080"})
+    assert "hunter2" not in str(error.value)
+
+
+def test_no_url_is_a_clear_error(repo):
+    result = CliRunner().invoke(main, ["plan"], env={"KESTRA_URL": ""}, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "no Kestra server URL: set KESTRA_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["plan", "--parallelism", "0"], "Invalid value for '--parallelism'"),
+        (["plan", "--format", "yaml"], "Invalid value for '--format'"),
+        (["plan", "--target", "no-slash"], "--target: 'no-slash' is not a flow reference"),
+        (["plan", "--bogus"], "No such option '--bogus'"),
+        (["apply", "plan.json", "--prune"], "cannot change a saved plan"),
+    ],
+)
+def test_bad_flags_exit_1_with_a_sentence(repo, args, expected):
+    result = CliRunner().invoke(main, args, env={"KESTRA_URL": "http://127.0.0.1:9"}, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+
+
+def test_no_config_file_scans_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yml").write_text("id: a\nnamespace: company\ntasks:\n  - id: t\n    type: x\n")
+    settings = load_settings(environ={})
+    assert settings.config_file is None
+    assert settings.paths == (Path(tmp_path).absolute(),)

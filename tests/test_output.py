@@ -1,0 +1,128 @@
+"""Output formats: text (colour only on a terminal, NO_COLOR honoured), JSON (versioned), Markdown (PR-ready)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from conftest import flow_yaml, output_json
+from kestrasync.model import PLAN_FORMAT_VERSION
+
+
+def changed_repo(repo, cli, probe):
+    probe.create(flow_yaml("company.team", "etl", message="old"))
+    probe.create(flow_yaml("company.team", "gone"))
+    repo.write("flows/etl.yml", flow_yaml("company.team", "etl", message="new"))
+    repo.write("flows/new.yml", flow_yaml("company.team", "new"))
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    probe.create(flow_yaml("company.team", "keep"))
+
+
+def test_json_plan_is_versioned_and_complete(repo, cli, probe):
+    changed_repo(repo, cli, probe)
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert plan["format_version"] == PLAN_FORMAT_VERSION
+    assert plan["kind"] == "kestra-sync/plan"
+    assert plan["summary"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 1}
+    assert plan["summary_line"] == "Plan: 1 to create, 1 to update, 1 to delete, 1 unchanged."
+    by_flow = {c["flow"]: c for c in plan["changes"]}
+    assert by_flow["company.team/etl"]["revision_before"] == 1
+    assert by_flow["company.team/etl"]["file"] == "flows/etl.yml"
+    assert by_flow["company.team/new"]["source"] == flow_yaml("company.team", "new")
+    assert by_flow["company.team/gone"]["action"] == "delete"
+
+
+def test_markdown_plan_has_table_and_collapsible_diffs(repo, cli, probe):
+    changed_repo(repo, cli, probe)
+    result = cli("plan", "--prune", "--format", "markdown")
+    text = result.stdout
+    assert text.startswith("### kestra-sync plan")
+    assert "| | Flow | File | Server revision | What changes |" in text
+    assert "| 🟡 update | `company.team/etl` | `flows/etl.yml` | 1 | semantic: task `log` changed (message) |" in text
+    assert text.count("<details>") == 3 and text.count("</details>") == 3
+    assert "```diff\n--- company.team/etl (server rev 1)" in text
+    assert "deletes 1 flow(s)" in text
+
+
+def test_markdown_is_cut_below_60000_characters(repo, cli):
+    big = "\n".join(f"      line {n}: {'x' * 80}" for n in range(400))
+    for n in range(12):
+        repo.write(f"flows/f{n}.yml", flow_yaml("company", f"f{n}", message=f"|\n{big}"))
+    text = cli("plan", "--format", "markdown").stdout
+    assert len(text) < 60_000
+    assert "diff(s) left out to keep this comment under 60,000 characters" in text
+    assert "| 🟢 create | `company/f11` |" in text  # the table still lists every flow
+
+
+def test_text_has_no_colour_off_a_terminal_and_honours_no_color(repo, cli):
+    repo.write("flows/etl.yml", flow_yaml("company", "etl"))
+    plain = cli("plan").stdout
+    assert "\x1b[" not in plain
+    assert "Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged." in plain
+
+
+def test_colour_on_a_terminal(repo, server):
+    """Run the real program on a pseudo-terminal: colour appears, and NO_COLOR removes it."""
+    repo.write("flows/etl.yml", flow_yaml("company", "etl"))
+
+    def run_on_terminal(no_color: bool) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env.update(KESTRA_URL=server.url, KESTRA_USERNAME=server.config.username, KESTRA_PASSWORD=server.config.password)
+        if no_color:
+            env["NO_COLOR"] = "1"
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kestrasync", "plan"], stdout=follower, stderr=follower, env=env, cwd=repo.root
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the program exits
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=30)
+        os.close(leader)
+        return b"".join(chunks).decode()
+
+    assert "\x1b[32m" in run_on_terminal(no_color=False)
+    assert "\x1b[" not in run_on_terminal(no_color=True)
+
+
+def test_apply_report_table(repo, cli, probe):
+    changed_repo(repo, cli, probe)
+    result = cli("apply", "--auto-approve", "--prune")
+    lines = result.stdout.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.startswith("ACTION"))
+    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "REVISION", "TIME", "RESULT"]
+    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in lines[header + 1 : header + 4]}
+    assert rows["company.team/new"][0] == "create" and rows["company.team/new"][2] == "– → 1"
+    assert rows["company.team/etl"][2] == "1 → 2"
+    assert rows["company.team/gone"][0] == "delete" and rows["company.team/gone"][2] == "1 → –"
+    assert re.fullmatch(r"\d+ ms", rows["company.team/etl"][3])
+
+
+def test_json_apply_report(repo, cli, probe):
+    changed_repo(repo, cli, probe)
+    report = output_json(cli("apply", "--auto-approve", "--prune", "--format", "json"))
+    assert report["kind"] == "kestra-sync/apply-report" and report["ok"] is True
+    assert report["summary"] == {"applied": 3, "failed": 0, "skipped": 0}
+    assert {(r["flow"], r["revision_before"], r["revision_after"]) for r in report["results"]} == {
+        ("company.team/new", None, 1),
+        ("company.team/etl", 1, 2),
+        ("company.team/gone", 1, None),
+    }
+
+
+def test_json_errors_are_json_too(repo, cli):
+    repo.write("flows/bad.yml", "id: [\n")
+    result = cli("plan", "--format", "json")
+    assert result.exit_code == 1
+    assert output_json(result)["kind"] == "kestra-sync/error"
+    assert "flows/bad.yml:2:1" in output_json(result)["error"]

@@ -1,0 +1,206 @@
+"""plan / apply / diff through the CLI against the emulator on a real socket."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import flow_yaml, output_json
+
+ETL = flow_yaml("company.team", "etl", message="extract")
+NOTIFY = flow_yaml("company.team", "notify", message="ping")
+
+
+def test_apply_then_plan_shows_no_changes_and_no_revision_moves(repo, cli, probe):
+    repo.write("flows/etl.yml", ETL)
+    repo.write("flows/notify.yaml", "# a comment kept byte for byte\n" + NOTIFY + "\n")
+    first = cli("plan")
+    assert first.exit_code == 0, first.output
+    assert "Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged." in first.stdout
+
+    applied = cli("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete: 2 applied, 0 failed, 0 not attempted." in applied.stdout
+    state = probe.flows()
+    assert state["company.team/etl"] == (1, ETL)
+    assert state["company.team/notify"] == (1, "# a comment kept byte for byte\n" + NOTIFY + "\n")
+
+    again = cli("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes. 2 flow(s) match the server." in again.stdout
+    assert cli("apply", "--auto-approve").exit_code == 0
+    assert probe.flows() == state  # no revision moved
+
+
+def test_comment_only_edit_is_one_cosmetic_update(repo, cli, probe):
+    repo.write("flows/etl.yml", ETL)
+    cli("apply", "--auto-approve")
+    repo.write("flows/etl.yml", "# runs every night\n" + ETL)
+    result = cli("plan", "--format", "json")
+    plan = output_json(result)
+    assert plan["summary"] == {"create": 0, "update": 1, "delete": 0, "unchanged": 0}
+    [change] = plan["changes"]
+    assert (change["action"], change["kind"], change["flow"]) == ("update", "cosmetic", "company.team/etl")
+    assert "+# runs every night" in change["diff"]
+
+    skipped = cli("plan", "--ignore-cosmetic", "--format", "json")
+    assert output_json(skipped)["changes"] == []
+    assert output_json(skipped)["skipped_cosmetic"] == ["company.team/etl"]
+
+    assert cli("apply", "--auto-approve").exit_code == 0
+    assert probe.flows()["company.team/etl"] == (2, "# runs every night\n" + ETL)
+
+
+def test_semantic_update_is_summarised_in_flow_terms(repo, cli):
+    repo.write("flows/etl.yml", ETL)
+    cli("apply", "--auto-approve")
+    repo.write(
+        "flows/etl.yml",
+        ETL.replace("message: extract", "message: extract v2")
+        + "  - id: load\n    type: io.kestra.plugin.core.log.Log\n    message: load\n"
+        + "triggers:\n  - id: daily\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: '0 6 * * *'\n",
+    )
+    result = cli("plan")
+    for phrase in ("semantic: ", "task `load` added", "trigger `daily` added", "task `log` changed (message)"):
+        assert phrase in result.stdout
+    diff = cli("diff")
+    assert diff.exit_code == 2
+    assert "-    message: extract\n" in diff.stdout and "+    message: extract v2\n" in diff.stdout
+
+
+def test_detailed_exitcode_is_2_with_changes(repo, cli):
+    repo.write("flows/etl.yml", ETL)
+    assert cli("plan", "--detailed-exitcode").exit_code == 2
+    assert cli("plan").exit_code == 0
+    cli("apply", "--auto-approve")
+    assert cli("plan", "--detailed-exitcode").exit_code == 0
+    assert cli("diff").exit_code == 0
+
+
+def test_saved_plan_applies_exactly_and_is_refused_when_stale(repo, cli, probe):
+    repo.write("flows/etl.yml", ETL)
+    repo.write("flows/notify.yml", NOTIFY)
+    cli("apply", "--auto-approve")
+    repo.write("flows/etl.yml", ETL.replace("extract", "extract v2"))
+    saved = cli("plan", "--out", "plan.json")
+    assert saved.exit_code == 0
+    assert oct((repo.root / "plan.json").stat().st_mode & 0o777) == "0o600"
+
+    # The file changes again after the plan: apply must send what was planned, not the new file.
+    repo.write("flows/etl.yml", ETL.replace("extract", "extract v3"))
+    applied = cli("apply", "plan.json")
+    assert applied.exit_code == 0, applied.output
+    assert probe.flows()["company.team/etl"] == (2, ETL.replace("extract", "extract v2"))
+
+    # A plan made, then the server moves on: refused, nothing written.
+    cli("plan", "--out", "plan2.json")
+    probe.update("company.team", "etl", ETL.replace("extract", "edited in the UI"))
+    before = probe.flows()
+    stale = cli("apply", "plan2.json")
+    assert stale.exit_code == 1
+    assert "Saved plan is stale: 1 flow(s) changed on the server since it was made: company.team/etl (rev 2 -> rev 3)" in stale.stderr
+    assert probe.flows() == before
+
+
+def test_saved_plan_for_another_server_is_refused(repo, cli, server):
+    repo.write("flows/etl.yml", ETL)
+    cli("plan", "--out", "plan.json")
+    data = json.loads((repo.root / "plan.json").read_text())
+    data["server"] = "http://elsewhere:8080"
+    (repo.root / "plan.json").write_text(json.dumps(data))
+    result = cli("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "the saved plan was made for http://elsewhere:8080" in result.stderr
+
+
+def test_damaged_plan_file_is_a_clear_error(repo, cli):
+    (repo.root / "plan.json").write_text("{not json")
+    result = cli("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "plan.json is not a kestra-sync plan file" in result.stderr
+
+
+def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
+    caller = (
+        "id: caller\nnamespace: company.team\ntasks:\n"
+        "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: zz_child\n"
+    )
+    listener = (
+        "id: aa_listener\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+        "triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: p\n"
+        "      flows:\n        - namespace: company.team\n          flowId: caller\n"
+    )
+    repo.write("flows/caller.yml", caller)
+    repo.write("flows/child.yml", flow_yaml("company.team", "zz_child"))
+    repo.write("flows/listener.yml", listener)
+    server.set_latency(30)
+    plan = output_json(cli("plan", "--format", "json"))
+    order = [c["flow"] for c in plan["changes"]]
+    assert order == ["company.team/zz_child", "company.team/caller", "company.team/aa_listener"]
+    assert plan["changes"][1]["depends_on"] == ["company.team/zz_child"]
+    assert not plan["diagnostics"]  # "subflow not found" is expected: it is created first
+
+    result = cli("apply", "--auto-approve", "--format", "json", "--parallelism", "8")
+    applied = [r["flow"] for r in output_json(result)["results"]]
+    assert applied == order
+
+
+def test_failure_midway_stops_reports_and_rerun_converges(repo, cli, server, probe):
+    for n in range(6):
+        repo.write(f"flows/f{n}.yml", flow_yaml("company.team", f"f{n}"))
+    server.add_fault(route="/api/v1/{tenant}/flows", method="POST", status=500, count=1)
+    failed = cli("apply", "--auto-approve", "--parallelism", "1", "--format", "json")
+    assert failed.exit_code == 1
+    report = output_json(failed)
+    statuses = [r["status"] for r in report["results"]]
+    assert statuses[0] == "failed" and set(statuses[1:]) == {"skipped"}
+    assert "answered 500 to POST /flows" in report["results"][0]["message"]
+    assert len(probe.flows()) == 0
+
+    again = cli("apply", "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert len(probe.flows()) == 6
+    assert "No changes." in cli("plan").stdout
+
+
+def test_apply_without_terminal_or_auto_approve_refuses(repo, cli, probe):
+    repo.write("flows/etl.yml", ETL)
+    result = cli("apply")
+    assert result.exit_code == 1
+    assert "apply needs confirmation: run it on a terminal, or pass --auto-approve" in result.stderr
+    assert probe.flows() == {}
+
+
+def test_namespace_and_target_narrow_the_plan(repo, cli):
+    repo.write("flows/a.yml", flow_yaml("company.team", "a"))
+    repo.write("flows/b.yml", flow_yaml("company.sales", "b"))
+    repo.write("flows/c.yml", flow_yaml("company.sales.eu", "c"))
+    only_sales = output_json(cli("plan", "--namespace", "company.sales", "--format", "json"))
+    assert [c["flow"] for c in only_sales["changes"]] == ["company.sales/b", "company.sales.eu/c"]
+    only_a = output_json(cli("plan", "--target", "company.team/a", "--format", "json"))
+    assert [c["flow"] for c in only_a["changes"]] == ["company.team/a"]
+
+
+def test_flow_outside_owned_namespaces_is_refused(repo, cli):
+    repo.write("flows/a.yml", flow_yaml("marketing", "a"))
+    result = cli("plan")
+    assert result.exit_code == 1
+    assert "flows/a.yml:1:1: flow marketing/a is outside the namespaces this repository owns (company)" in result.stderr
+
+
+def test_byte_exact_round_trip_of_crlf_and_non_ascii(repo, cli, probe):
+    crlf = "id: crlf\r\nnamespace: company\r\ntasks:\r\n  - id: t\r\n    type: io.kestra.plugin.core.log.Log\r\n    message: déjà vu ✓\r\n"
+    no_newline = flow_yaml("company", "tail").rstrip("\n")
+    repo.write("flows/crlf.yml", crlf)
+    repo.write("flows/tail.yml", no_newline)
+    assert cli("apply", "--auto-approve").exit_code == 0
+    state = probe.flows()
+    assert state["company/crlf"][1] == crlf
+    assert state["company/tail"][1] == no_newline
+    assert "No changes." in cli("plan").stdout
+
+
+def test_server_revision_line_is_ignored_like_kestra(repo, cli, probe):
+    """Kestra keeps the revision when the texts differ only by the first `revision: N` line."""
+    probe.create("revision: 7\n" + ETL)
+    repo.write("flows/etl.yml", ETL)
+    assert "No changes. 1 flow(s) match the server." in cli("plan").stdout

@@ -1,0 +1,96 @@
+"""Prune: off by default, only owned namespaces, never protected ones, bounded, never emptying a namespace."""
+
+from __future__ import annotations
+
+from conftest import flow_yaml, output_json
+
+
+def seed(probe, *keys: str) -> None:
+    for key in keys:
+        namespace, flow_id = key.split("/")
+        probe.create(flow_yaml(namespace, flow_id))
+
+
+def test_prune_is_off_unless_asked(repo, cli, probe):
+    seed(probe, "company.team/keep", "company.team/orphan")
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    plan = output_json(cli("plan", "--format", "json"))
+    assert plan["changes"] == [] and plan["summary"]["unchanged"] == 1
+    pruned = output_json(cli("plan", "--prune", "--format", "json"))
+    assert [(c["action"], c["flow"]) for c in pruned["changes"]] == [("delete", "company.team/orphan")]
+
+
+def test_prune_deletes_only_inside_owned_namespaces(repo, cli, probe):
+    seed(probe, "company.team/keep", "company.team/orphan", "other.team/foreign", "companyx/lookalike")
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    result = cli("apply", "--auto-approve", "--prune")
+    assert result.exit_code == 0, result.output
+    assert "Flows to DELETE (prune):" in result.stdout
+    assert set(probe.flows()) == {"company.team/keep", "other.team/foreign", "companyx/lookalike"}
+    tombstone = probe.revisions("company.team", "orphan")[-1]
+    assert tombstone["deleted"] is True
+
+
+def test_default_ownership_is_exact_namespaces_of_the_files(repo, cli, probe):
+    repo.config("flows:\n  paths: [flows]\n")
+    seed(probe, "company.team/keep", "company.team/orphan", "company.team.other/not-mine")
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert [c["flow"] for c in plan["changes"]] == ["company.team/orphan"]
+    assert plan["scope"] == ["company.team"]
+
+
+def test_protected_namespaces_are_never_pruned(repo, cli, probe):
+    repo.config("flows:\n  paths: [flows]\nnamespaces: [company, system]\n")
+    seed(probe, "system/housekeeping", "company/orphan", "company/keep")
+    repo.write("flows/keep.yml", flow_yaml("company", "keep"))
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert [c["flow"] for c in plan["changes"]] == ["company/orphan"]
+
+
+def test_more_deletes_than_max_deletes_is_refused(repo, cli, probe):
+    seed(probe, *(f"company.team/old{n}" for n in range(3)), "company.team/keep")
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    refused = cli("apply", "--auto-approve", "--prune", "--max-deletes", "2")
+    assert refused.exit_code == 1
+    assert "Prune would delete 3 flows, more than max_deletes (2); nothing was applied." in refused.stderr
+    assert len(probe.flows()) == 4
+    allowed = cli("apply", "--auto-approve", "--prune", "--max-deletes", "3")
+    assert allowed.exit_code == 0
+    assert set(probe.flows()) == {"company.team/keep"}
+
+
+def test_emptying_a_namespace_is_refused_unless_allowed(repo, cli, probe):
+    seed(probe, "company.legacy/a", "company.legacy/b")
+    repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
+    refused = cli("apply", "--auto-approve", "--prune")
+    assert refused.exit_code == 1
+    assert "Prune would delete every flow of namespace 'company.legacy'" in refused.stderr
+    assert "--allow-empty" in refused.stderr
+    assert set(probe.flows()) == {"company.legacy/a", "company.legacy/b"}
+    assert cli("apply", "--auto-approve", "--prune", "--allow-empty").exit_code == 0
+    assert set(probe.flows()) == {"company.team/keep"}
+
+
+def test_deletes_come_last_referencing_flows_first(repo, cli, probe):
+    caller = (
+        "id: caller\nnamespace: company.old\ntasks:\n"
+        "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.old\n    flowId: a_child\n"
+    )
+    probe.create(flow_yaml("company.old", "a_child"))
+    probe.create(caller)
+    repo.write("flows/new.yml", flow_yaml("company.old", "z_new"))
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert [(c["action"], c["flow"]) for c in plan["changes"]] == [
+        ("create", "company.old/z_new"),
+        ("delete", "company.old/caller"),
+        ("delete", "company.old/a_child"),
+    ]
+    assert plan["changes"][2]["depends_on"] == ["company.old/caller"]
+
+
+def test_prune_from_config(repo, cli, probe):
+    repo.config("flows:\n  paths: [flows]\nnamespaces: [company]\nprune:\n  enabled: true\n")
+    seed(probe, "company/orphan", "company/keep")
+    repo.write("flows/keep.yml", flow_yaml("company", "keep"))
+    assert [c["flow"] for c in output_json(cli("plan", "--format", "json"))["changes"]] == ["company/orphan"]
