@@ -80,26 +80,37 @@ class Watcher:
 
     def run(self) -> None:
         """Sync everything, then follow the files until `stop` is set."""
+        loaded_at = time.time()
         self._load_all()
         self._full_sync()
         roots = [p for p in self.settings.paths if p.exists()]
-        self.view.notice(f"Watching {', '.join(str(p) for p in roots)} for changes (Ctrl-C to stop).")
+        watching = False
         for changes in watchfiles.watch(
             *roots,
             watch_filter=None,
             debounce=self.options.debounce_ms,
             step=self.options.step_ms,
             stop_event=self.stop,
-            rust_timeout=500,
+            rust_timeout=300,
             yield_on_timeout=True,
             raise_interrupt=False,
         ):
             if self.stop.is_set():
                 break
+            if not watching:  # the watcher is live only now: catch saves made while it started
+                watching = True
+                self.view.notice(f"Watching {', '.join(str(p) for p in roots)} for changes (Ctrl-C to stop).")
+                changes = changes | {(None, str(p)) for p in self._changed_since(loaded_at)}
             if changes:
                 self.handle_paths({Path(path) for _, path in changes})
             elif self._unreachable_since is not None and time.monotonic() >= self._retry_at:
                 self._retry()
+
+    def _changed_since(self, moment: float) -> set[Path]:
+        current = {p.absolute() for p in find_files(self.settings.paths, self.settings.scan_options, [])}
+        gone = set(self.state.files) - current
+        touched = {p for p in current if p.stat().st_mtime >= moment - 1 or p not in self.state.files}
+        return gone | touched
 
     # -----------------------------------------------------------------------------------------
     # Files
@@ -190,15 +201,15 @@ class Watcher:
             return
         self._reachable()
         self.state.pending -= keys
+        if self.options.dry_run:
+            for change in plan.changes:
+                self.view.would(change)
+        else:
+            self._apply(plan, quiet=False)
         declared = {f.key for f in local}
         for key in sorted(keys - declared):
             if key in self.state.remote and not options.prune:
                 self.view.notice(f"{key} is no longer declared by any file; kept on the server (--prune deletes it).")
-        if self.options.dry_run:
-            for change in plan.changes:
-                self.view.would(change)
-            return
-        self._apply(plan, quiet=False)
 
     def _plan_options(self, local: Sequence[LocalFlow], targets: tuple[FlowKey, ...]):
         request = engine.PlanRequest(prune=self.options.prune, namespaces=self.options.namespaces, targets=targets)
