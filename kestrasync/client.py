@@ -11,12 +11,14 @@ the server but never a credential.
 from __future__ import annotations
 
 import io
+import struct
 import random
 import threading
 import time
 import zipfile
+import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -132,7 +134,7 @@ class KestraClient:
     def _read_scope(self, scope: str, parallelism: int) -> dict[FlowKey, RemoteFlow]:
         # Search before export: a flow saved in between then shows a newer source with an older
         # revision, which makes a saved plan look stale (safe), never the reverse.
-        revisions = self.search_revisions(scope)
+        revisions = self.search_revisions(scope, parallelism)
         try:
             sources = self.export_sources(scope, revisions.keys())
         except ApiError as error:
@@ -141,22 +143,36 @@ class KestraClient:
             return self._get_each(revisions, parallelism)
         return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
 
-    def search_revisions(self, scope: str) -> dict[FlowKey, int]:
-        """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`."""
-        params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE}
-        revisions: dict[FlowKey, int] = {}
-        page, total = 1, None
-        while total is None or (page - 1) * SEARCH_PAGE_SIZE < total:
-            body = self._json("GET", "/flows/search", params={**params, "page": page})
-            results, total = body.get("results"), body.get("total")
-            if not isinstance(results, list) or not isinstance(total, int):
-                raise self._unexpected("GET", "/flows/search", "a page without results/total")
-            for item in results:
-                revisions[FlowKey(item["namespace"], item["id"])] = int(item["revision"])
-            if not results:
-                break
-            page += 1
+    def search_revisions(self, scope: str, parallelism: int = 8) -> dict[FlowKey, int]:
+        """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`.
+
+        The first page tells how many there are; the other pages are then fetched together.
+        """
+        first, total = self._search_page(scope, 1)
+        pages = -(-total // SEARCH_PAGE_SIZE)
+        revisions = dict(first)
+        if pages > 1:
+            with ThreadPoolExecutor(max_workers=max(1, min(parallelism, pages - 1))) as pool:
+                for found, _ in pool.map(lambda page: self._search_page(scope, page), range(2, pages + 1)):
+                    revisions.update(found)
         return revisions
+
+    def _search_page(self, scope: str, page: int) -> tuple[dict[FlowKey, int], int]:
+        params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE, "page": page}
+        body = self._json("GET", "/flows/search", params=params)
+        results = body.get("results") if isinstance(body, dict) else None
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(results, list) or not isinstance(total, int):
+            raise self._unexpected("GET", "/flows/search", "a page without results/total")
+        return {FlowKey(item["namespace"], item["id"]): int(item["revision"]) for item in results}, total
+
+    def read_revisions(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, int]:
+        """Revisions of every live flow under `scopes`: what a saved plan's freshness is checked against."""
+        found: dict[FlowKey, int] = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
+            for revisions in pool.map(lambda scope: self.search_revisions(scope, parallelism), scopes):
+                found.update(revisions)
+        return found
 
     def export_sources(self, scope: str, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
         """Sources of the flows under `scope`, from one ZIP export, matched to `keys`.
@@ -173,14 +189,13 @@ class KestraClient:
                     claims[f"{key.namespace}{separator}{key.id}{extension}"].append(key)
         sources: dict[FlowKey, str] = {}
         try:
-            archive = zipfile.ZipFile(io.BytesIO(response.content))
-            for info in archive.infolist():
-                source = archive.read(info).decode("utf-8")
-                owners = claims.get(info.filename, [])
+            for name, data in zip_entries(response.content):
+                source = data.decode("utf-8")
+                owners = claims.get(name, [])
                 key = owners[0] if len(owners) == 1 else _key_of(source)
                 if key in keys:
                     sources[key] = source
-        except (zipfile.BadZipFile, UnicodeDecodeError) as error:
+        except (zipfile.BadZipFile, UnicodeDecodeError, zlib.error) as error:
             raise self._unexpected("GET", "/flows/export/by-query", f"an unreadable export ({error})") from None
         return sources
 
@@ -364,6 +379,30 @@ def error_messages(response: httpx.Response) -> tuple[str, ...]:
         return tuple(m for m in itemized if m)
     headline = body.get("message") or body.get("detail") or body.get("title")
     return (str(headline),) if headline else ()
+
+
+def zip_entries(archive: bytes) -> Iterator[tuple[str, bytes]]:
+    """(name, content) of each member of a ZIP held in memory.
+
+    zipfile's central directory is used, but members are sliced out and inflated directly: opening
+    each member through zipfile costs three times more, which shows with 10,000 flows. The CRC is
+    still checked.
+    """
+    view = memoryview(archive)
+    for info in zipfile.ZipFile(io.BytesIO(archive)).infolist():
+        offset = info.header_offset
+        name_length, extra_length = struct.unpack_from("<HH", archive, offset + 26)
+        start = offset + 30 + name_length + extra_length
+        raw = view[start : start + info.compress_size]
+        if info.compress_type == zipfile.ZIP_STORED:
+            data = bytes(raw)
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            data = zlib.decompress(raw, -zlib.MAX_WBITS)
+        else:
+            raise zipfile.BadZipFile(f"member {info.filename} uses compression method {info.compress_type}")
+        if zlib.crc32(data) != info.CRC:
+            raise zipfile.BadZipFile(f"member {info.filename} is damaged (CRC mismatch)")
+        yield info.filename, data
 
 
 def _key_of(source: str) -> FlowKey | None:

@@ -12,8 +12,6 @@ import difflib
 import re
 from collections.abc import Iterator
 
-from deepdiff import DeepDiff
-
 from kestrasync.model import Action, Change, LocalFlow, RemoteFlow, UpdateKind
 from kestrasync.yamltext import parse_source
 
@@ -105,6 +103,8 @@ def _keyed(value):
 
 def summarize(before, after) -> Iterator[str]:
     """What changed between two parsed flows, phrased for a person who knows the flow."""
+    from deepdiff import DeepDiff  # imported here: it costs a tenth of a second at every start
+
     old, new = _keyed(before), _keyed(after)
     diff = DeepDiff(old, new, ignore_order=False, view="tree", verbose_level=2)
     for category in (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -19,7 +20,8 @@ from kestrasync.config import Settings
 from kestrasync.errors import ConfigError, PlanFileError, StalePlan, ValidationFailed
 from kestrasync.model import Action, ApplyReport, Diagnostic, FlowKey, LocalFlow, Plan, RemoteFlow, Severity, SourceLocation
 from kestrasync.planner import Ownership, PlanOptions, make_plan
-from kestrasync.scanner import scan, read_flow_text
+from kestrasync.scancache import ScanCache
+from kestrasync.scanner import SCAN_RULES, read_flow_text, scan
 from kestrasync.yamltext import YamlProblem
 
 # Kestra's warning for a Subflow whose target does not exist (yet).
@@ -53,7 +55,8 @@ def connect(settings: Settings) -> KestraClient:
 
 
 def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:
-    return scan(paths or settings.paths, settings.scan_options)
+    """The repository's flows (ScanFailed lists every problem); unchanged files come from the scan cache."""
+    return scan(paths or settings.paths, settings.scan_options, ScanCache.for_root(settings.root, SCAN_RULES))
 
 
 def plan_options(settings: Settings, request: PlanRequest, local: Sequence[LocalFlow]) -> PlanOptions:
@@ -75,10 +78,23 @@ def read_server(client: KestraClient, options: PlanOptions, parallelism: int) ->
 
 
 def plan(settings: Settings, request: PlanRequest, client: KestraClient) -> Plan:
-    """Scan the files, read the server, and plan (validated by the server unless asked not to)."""
-    local = scan_repository(settings)
-    options = plan_options(settings, request, local)
-    return plan_against(local, read_server(client, options, settings.parallelism), settings, options, client, request.validate)
+    """Scan the files, read the server, and plan (validated by the server unless asked not to).
+
+    When the owned namespaces are configured, the server is read while the files are scanned:
+    one waits on the network, the other on the CPU.
+    """
+    if settings.namespaces:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scopes = Ownership(prefixes=settings.namespaces).scopes
+            reading = pool.submit(client.read_flows, scopes, settings.parallelism)
+            local = scan_repository(settings)
+            remote = reading.result()
+        options = plan_options(settings, request, local)
+    else:
+        local = scan_repository(settings)
+        options = plan_options(settings, request, local)
+        remote = read_server(client, options, settings.parallelism)
+    return plan_against(local, remote, settings, options, client, request.validate)
 
 
 def plan_against(
@@ -151,9 +167,7 @@ def check_fresh(plan: Plan, client: KestraClient) -> None:
             f"the saved plan was made for {plan.server} (tenant {plan.tenant}), "
             f"not {client.url} (tenant {client.tenant}); nothing was applied"
         )
-    current: dict[FlowKey, int] = {}
-    for scope in plan.scope:
-        current.update(client.search_revisions(scope))
+    current = client.read_revisions(plan.scope)
     moved = {
         c.key: (c.revision_before, current.get(c.key))
         for c in plan.changes

@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kestrasync.errors import FlowFileError, ScanFailed
 from kestrasync.model import FlowKey, LocalFlow, SourceLocation
+from kestrasync.scancache import Result, ScanCache, digest, entry_for
 from kestrasync.yamltext import YamlProblem, check_tree, compose_documents
 
 FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
@@ -45,8 +46,10 @@ FLOW_KEYS = frozenset(
 # SnakeYAML's default code-point limit per document, which Kestra's parser inherits.
 MAX_DOCUMENT_CODE_POINTS = 3_145_728
 
-# From this many files on, a scan uses one process per core.
+# From this many files to parse on, a scan uses one process per core.
 PARALLEL_SCAN_FILES = 2000
+# Bump whenever a check changes what a scan returns for the same bytes: it invalidates scan caches.
+SCAN_RULES = "1"
 
 # Plugin types that make a flow depend on another, with their deprecated aliases; Kestra matches
 # types case-insensitively.
@@ -86,35 +89,71 @@ class ScanOptions:
     max_file_bytes: int = 1024 * 1024
 
 
-def scan(paths: Sequence[Path], options: ScanOptions = ScanOptions()) -> tuple[LocalFlow, ...]:
+def scan(paths: Sequence[Path], options: ScanOptions = ScanOptions(), cache: ScanCache | None = None) -> tuple[LocalFlow, ...]:
     """Every flow under `paths`, sorted by key; raises ScanFailed listing every problem found."""
     errors: list[FlowFileError] = []
     flows: list[LocalFlow] = []
-    for file_flows, file_errors in _read_all(find_files(paths, options, errors), options.max_file_bytes):
+    for file_flows, file_errors in _read_all(find_files(paths, options, errors), options.max_file_bytes, cache):
         flows.extend(file_flows)
         errors.extend(file_errors)
+    if cache is not None:
+        cache.save()
     errors.extend(duplicate_errors(flows))
     if errors:
         raise ScanFailed(errors)
     return tuple(sorted(flows, key=lambda f: f.key))
 
 
-def _read_all(files: list[Path], max_bytes: int) -> Iterable[tuple[list[LocalFlow], list[FlowFileError]]]:
-    """Read every file; large repositories are read by one process per core, because composing
-    YAML holds the GIL and is most of a scan's time."""
+def _read_all(files: list[Path], max_bytes: int, cache: ScanCache | None) -> list[Result]:
+    """Every file's result, in order. Files the cache knows are only read; the others are parsed,
+    by one process per core when there are many, since composing YAML holds the GIL."""
+    results: list[Result | None] = [None] * len(files)
+    misses: list[int] = []
+    for index, file in enumerate(files):
+        if cache is None:
+            misses.append(index)
+            continue
+        shown = display_path(file)
+        try:
+            data = _read_bytes(file, shown, max_bytes)
+        except FlowFileError as error:
+            results[index] = ([], [error])
+            continue
+        results[index] = cache.lookup(digest(data), data, shown)
+        if results[index] is None:
+            misses.append(index)
+    for index, (result, key, entry) in zip(misses, _parse_all([files[i] for i in misses], max_bytes)):
+        results[index] = result
+        if cache is not None and key is not None:
+            cache.add(key, entry)
+    return results
+
+
+def _parse_all(files: list[Path], max_bytes: int) -> list[tuple[Result, str | None, list]]:
     workers = min(os.cpu_count() or 1, 8)
     if len(files) < PARALLEL_SCAN_FILES or workers < 2:
-        return [read_flow_file(file, max_bytes) for file in files]
+        return _parse_chunk(files, max_bytes)
     size = -(-len(files) // (workers * 4))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     # fork starts fastest, but is unsafe when other threads run (an HTTP pool, a test server): spawn then.
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        return [result for chunk in pool.map(_read_chunk, chunks, [max_bytes] * len(chunks)) for result in chunk]
+        return [item for chunk in pool.map(_parse_chunk, chunks, [max_bytes] * len(chunks)) for item in chunk]
 
 
-def _read_chunk(files: list[Path], max_bytes: int) -> list[tuple[list[LocalFlow], list[FlowFileError]]]:
-    return [read_flow_file(file, max_bytes) for file in files]
+def _parse_chunk(files: list[Path], max_bytes: int) -> list[tuple[Result, str | None, list]]:
+    """Each file's result, with its content digest and cache entry (None when it could not be read)."""
+    parsed = []
+    for file in files:
+        shown = display_path(file)
+        try:
+            data = _read_bytes(file, shown, max_bytes)
+        except FlowFileError as error:
+            parsed.append((([], [error]), None, []))
+            continue
+        text, result = _scan_bytes(data, shown)
+        parsed.append((result, digest(data), entry_for(text, result)))
+    return parsed
 
 
 def duplicate_errors(flows: Iterable[LocalFlow]) -> list[FlowFileError]:
@@ -173,24 +212,29 @@ class FileFilter:
 
     def __init__(self, options: ScanOptions):
         self.root = os.path.abspath(options.root)
+        self._prefix = os.path.join(self.root, "")
         self.include = [_glob_regex(p) for p in options.include]
         self.exclude = [_glob_regex(p) for p in options.exclude]
 
     def relative(self, path: Path | str) -> str:
         """Relative to the root with `/` separators; an absolute path when outside it."""
-        absolute = os.path.abspath(path)
-        if absolute.startswith(self.root + os.sep):
-            return absolute[len(self.root) + 1 :].replace(os.sep, "/")
-        return absolute.replace(os.sep, "/")
+        path = os.fspath(path)
+        if not os.path.isabs(path):
+            path = os.path.abspath(path)
+        if path.startswith(self._prefix):
+            path = path[len(self._prefix) :]
+        return path if os.sep == "/" else path.replace(os.sep, "/")
 
     def wants(self, path: Path | str) -> bool:
         """A flow file: matched by an include, by no exclude, and in no hidden directory."""
         rel = self.relative(path)
-        hidden = not rel.startswith("/") and any(part.startswith(".") for part in rel.split("/"))
-        return not hidden and any(r.fullmatch(rel) for r in self.include) and not self.excluded(path)
+        hidden = not rel.startswith("/") and ("/." in rel or rel.startswith("."))
+        return not hidden and any(r.fullmatch(rel) for r in self.include) and not self._excluded(rel)
 
     def excluded(self, path: Path | str) -> bool:
-        rel = self.relative(path)
+        return self._excluded(self.relative(path))
+
+    def _excluded(self, rel: str) -> bool:
         return any(r.fullmatch(rel) for r in self.exclude)
 
 
@@ -251,39 +295,51 @@ def _walk(directory: Path | str, wanted: FileFilter, errors: list[FlowFileError]
 # Reading one file
 
 
-def read_flow_file(path: Path, max_bytes: int) -> tuple[list[LocalFlow], list[FlowFileError]]:
+def read_flow_file(path: Path, max_bytes: int) -> Result:
     """The flows of one file, and its problems (a file with problems gives no flows)."""
     shown = display_path(path)
     try:
-        data, text = _read_text(path, shown, max_bytes)
-        documents = compose_documents(text, data)
+        data = _read_bytes(path, shown, max_bytes)
     except FlowFileError as error:
         return [], [error]
+    return _scan_bytes(data, shown)[1]
+
+
+def _read_bytes(path: Path, shown: str, max_bytes: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # never more than the limit in memory
+    except OSError as error:
+        raise FlowFileError(SourceLocation(shown), f"cannot read file: {error.strerror}") from None
+    if len(data) > max_bytes:
+        raise FlowFileError(
+            SourceLocation(shown), f"file is over the {max_bytes:,}-byte limit (flows.max_file_size in kestra-sync.yaml)"
+        )
+    return data
+
+
+def _scan_bytes(data: bytes, shown: str) -> tuple[str | None, Result]:
+    """The text of a file's bytes and what it holds; the text is None when the bytes are refused."""
+    try:
+        text = _decode(data, shown)
+        documents = compose_documents(text, data)
+    except FlowFileError as error:
+        return None, ([], [error])
     except YamlProblem as problem:
-        return [], [FlowFileError(SourceLocation(shown, problem.line, problem.column), problem.message)]
+        return text, ([], [FlowFileError(SourceLocation(shown, problem.line, problem.column), problem.message)])
     if not documents:
-        return [], [FlowFileError(SourceLocation(shown), "no flow in this file (it is empty or only comments)")]
+        return text, ([], [FlowFileError(SourceLocation(shown), "no flow in this file (it is empty or only comments)")])
     flows, errors = [], []
     for document in documents:
         try:
             flows.append(_flow_from(document.node, document.text, SourceLocation(shown, document.line)))
         except YamlProblem as problem:
             errors.append(FlowFileError(SourceLocation(shown, problem.line, problem.column), problem.message))
-    return (flows, []) if not errors else ([], errors)
+    return text, ((flows, []) if not errors else ([], errors))
 
 
-def _read_text(path: Path, shown: str, max_bytes: int) -> tuple[bytes, str]:
-    """The file's bytes and text, refusing what Kestra would not store as the user sees it."""
-    where = SourceLocation(shown)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)  # never more than the limit in memory
-    except OSError as error:
-        raise FlowFileError(where, f"cannot read file: {error.strerror}") from None
-    if len(data) > max_bytes:
-        raise FlowFileError(
-            where, f"file is over the {max_bytes:,}-byte limit (flows.max_file_size in kestra-sync.yaml)"
-        )
+def _decode(data: bytes, shown: str) -> str:
+    """UTF-8 text without a byte-order mark: what Kestra stores is what the user sees."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -294,11 +350,11 @@ def _read_text(path: Path, shown: str, max_bytes: int) -> tuple[bytes, str]:
         ) from None
     if text.startswith("\ufeff"):
         raise FlowFileError(
-            where,
+            SourceLocation(shown),
             "file starts with a UTF-8 byte-order mark (BOM), which Kestra would keep inside the flow's source; "
             "save it as UTF-8 without BOM",
         )
-    return data, text
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,6 +65,13 @@ class _State:
         return [flow for flows in self.files.values() for flow in flows]
 
 
+def _modified_at(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile: it changed
+        return float("inf")
+
+
 class Watcher:
     def __init__(self, settings: Settings, client: KestraClient, options: WatchOptions, view: WatchView, stop: threading.Event):
         self.settings = settings
@@ -107,10 +114,10 @@ class Watcher:
                 self._retry()
 
     def _changed_since(self, moment: float) -> set[Path]:
+        """Files added, removed or modified since `moment` (with a second of slack for coarse clocks)."""
         current = {p.absolute() for p in find_files(self.settings.paths, self.settings.scan_options, [])}
         gone = set(self.state.files) - current
-        touched = {p for p in current if p.stat().st_mtime >= moment - 1 or p not in self.state.files}
-        return gone | touched
+        return gone | {p for p in current if p not in self.state.files or _modified_at(p) >= moment - 1}
 
     # -----------------------------------------------------------------------------------------
     # Files

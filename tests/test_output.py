@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from conftest import flow_yaml, output_json
+from sync_support import flow_yaml, output_json
 from kestrasync.model import PLAN_FORMAT_VERSION
 
 

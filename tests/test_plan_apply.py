@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import flow_yaml, output_json
+from sync_support import flow_yaml, output_json
 
 ETL = flow_yaml("company.team", "etl", message="extract")
 NOTIFY = flow_yaml("company.team", "notify", message="ping")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import flow_yaml, output_json
+from sync_support import flow_yaml, output_json
 
 
 def seed(probe, *keys: str) -> None:

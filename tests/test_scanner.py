@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from conftest import flow_yaml
+from sync_support import flow_yaml
 from kestrasync.cli import main
 
 
@@ -178,3 +178,39 @@ def test_deleted_true_is_refused(repo):
     result = validate()
     assert result.exit_code == 1
     assert "flows/bad.yml:7:10: `deleted: true` hides a flow on Kestra" in result.stderr
+
+
+def test_scan_cache_reuses_results_by_content_and_stays_exact(repo, scan_cache_dir):
+    from kestrasync.config import load_settings
+    from kestrasync.engine import scan_repository
+    from kestrasync.errors import ScanFailed
+
+    repo.write("flows/a.yml", GOOD)
+    repo.write("flows/multi.yml", flow_yaml("company.x", "one") + "---\n" + flow_yaml("company.x", "two"))
+    settings = load_settings(environ={})
+    first = scan_repository(settings)
+    [cache_file] = scan_cache_dir.iterdir()
+    assert scan_repository(settings) == first  # served by the cache: the same values
+
+    # An edited file is parsed again; its problem is located as usual.
+    repo.write("flows/multi.yml", flow_yaml("company.x", "one") + "---\nbroken: [\n")
+    with pytest.raises(ScanFailed) as failure:
+        scan_repository(settings)
+    assert [str(e.location) for e in failure.value.errors] == ["flows/multi.yml:9:1"]
+
+    # A moved file hits the cache and is located at its new path.
+    (repo.root / "flows/multi.yml").unlink()
+    (repo.root / "flows/a.yml").rename(repo.root / "flows/moved.yml")
+    [flow] = scan_repository(settings)
+    assert str(flow.location) == "flows/moved.yml:1:1" and flow.source == GOOD
+
+    cache_file.write_text("{damaged")  # a damaged cache is ignored, then rewritten
+    assert scan_repository(settings) == (flow,)
+    assert cache_file.read_text().startswith('{"stamp"')
+
+
+def test_scan_cache_can_be_turned_off(repo, scan_cache_dir, monkeypatch):
+    monkeypatch.setenv("KESTRA_SYNC_CACHE_DIR", "")
+    repo.write("flows/a.yml", GOOD)
+    assert validate().exit_code == 0
+    assert not scan_cache_dir.exists()

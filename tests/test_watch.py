@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Probe, flow_yaml
+from sync_support import Probe, flow_yaml
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 from click.testing import CliRunner
 
-from conftest import flow_yaml
+from sync_support import flow_yaml
 from kestrasync.cli import main
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -60,10 +60,10 @@ def test_wrong_tenant_is_a_sentence(repo, cli):
 
 def test_server_validation_errors_are_mapped_to_files(repo, cli, probe):
     repo.write("flows/ok.yml", flow_yaml("company", "ok"))
-    repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="unknownKey: 1\n"))
+    repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="labels:\n  system.team: data\n"))
     result = cli("plan")
     assert result.exit_code == 1
-    assert "flows/bad.yml:1:1: " in result.stderr and "unknownKey" in result.stderr
+    assert "flows/bad.yml:1:1: " in result.stderr and "System labels can only be set by Kestra itself" in result.stderr
     assert "The server refused 1 flow(s) in validation; nothing was applied." in result.stderr
     assert cli("apply", "--auto-approve").exit_code == 1
     assert probe.flows() == {}
@@ -73,16 +73,16 @@ def test_server_validation_errors_are_mapped_to_files(repo, cli, probe):
 def test_422_on_write_is_mapped_to_the_file_in_both_error_formats(repo, version):
     with EmulatorServer(EmulatorConfig(kestra_version=version)) as emulator:
         env = {"KESTRA_URL": emulator.url, "KESTRA_USERNAME": emulator.config.username, "KESTRA_PASSWORD": emulator.config.password}
-        repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="unknownKey: 1\n"))
+        repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="labels:\n  system.team: data\n"))
         result = run("apply", "--auto-approve", env=env)
         # Validation refuses it first; a plan saved without validation reaches the write itself.
-        assert result.exit_code == 1 and "unknownKey" in result.stderr
+        assert result.exit_code == 1 and "System labels can only be set by Kestra itself" in result.stderr
         saved = run("plan", "--no-validate", "--out", "plan.json", env=env)
         assert saved.exit_code == 0, saved.output
         applied = run("apply", "plan.json", env=env)
         assert applied.exit_code == 1
         assert "flows/bad.yml:1:1: The Kestra server at" in applied.stdout
-        assert "answered 422 to POST /flows" in applied.stdout and "unknownKey" in applied.stdout
+        assert "answered 422 to POST /flows" in applied.stdout and "System labels" in applied.stdout
 
 
 def test_credentials_never_appear_in_any_output(repo, server, probe):

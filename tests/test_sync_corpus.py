@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import CORPUS
+from sync_support import CORPUS
 from kestrasync.scanner import read_flow_file
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/flows is not present")

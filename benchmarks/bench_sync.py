@@ -1,0 +1,281 @@
+"""kestra-sync at scale, side by side with the way other tools do it, against the same emulator.
+
+One run generates a realistic repository (N flows over M namespaces, see flowgen.py), starts the
+emulator in its own process, and measures each step as a real `kestra-sync` process: wall time,
+requests made (the emulator's counters) and peak RSS. In the same run, at the same latency:
+
+- the Terraform provider's way to plan: for each flow a validate and a `GET ?source=true`, 10 at a time;
+- kestractl's way to deploy: for each flow a GET, then a PUT or POST, one at a time.
+
+    .venv/bin/python benchmarks/bench_sync.py                      # N=10000, M=100, 20 ms
+    .venv/bin/python benchmarks/bench_sync.py --flows 2000 --namespaces 20 --results -
+
+It prints a table and whether each target holds, and writes benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from flowgen import flow_text, generate, namespace_of  # noqa: E402
+
+USER, PASSWORD = "admin@kestra.io", "Admin1234"
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    requests: int
+    rss_mb: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Run:
+    flows: int
+    namespaces: int
+    latency_ms: int
+    cache_dir: Path
+    steps: dict[str, Step] = field(default_factory=dict)
+    scopes: int = 1
+    search_pages: int = 1
+
+    def add(self, step: Step) -> Step:
+        self.steps[step.name] = step
+        return step
+
+
+class Emulator:
+    """The emulator in its own process (so it never competes for kestra-sync's GIL)."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kestrasync", "emulator", "--port", "0", "--username", USER, "--password", PASSWORD],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for line in self.process.stdout:
+            found = re.search(r"listening on (http://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                break
+        else:
+            raise SystemExit("the emulator did not start")
+        self.hooks = httpx.Client(base_url=f"{self.url}/__emulator", timeout=60)
+
+    def latency(self, ms: int) -> None:
+        self.hooks.put("/latency", json={"ms": ms}).raise_for_status()
+
+    def reset_counters(self) -> None:
+        self.hooks.post("/reset", json={"store": False, "counters": True, "faults": False}).raise_for_status()
+
+    def requests(self) -> int:
+        return self.hooks.get("/requests").json()["total"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def run_cli(run: Run, emulator: Emulator, cwd: Path, *args: str) -> tuple[float, float, str]:
+    """Run kestra-sync; returns wall seconds, peak RSS in MB (largest process of its tree) and output."""
+    env = {**os.environ, "KESTRA_URL": emulator.url, "KESTRA_USERNAME": USER, "KESTRA_PASSWORD": PASSWORD,
+           "NO_COLOR": "1", "KESTRA_SYNC_CACHE_DIR": str(run.cache_dir)}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "kestrasync", *args], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 2):
+        raise SystemExit(f"kestra-sync {' '.join(args)} failed ({process.returncode}):\n{output[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def measure(run: Run, emulator: Emulator, cwd: Path, name: str, *args: str, note: str = "") -> Step:
+    emulator.reset_counters()
+    seconds, rss, _ = run_cli(run, emulator, cwd, *args)
+    return run.add(Step(name, seconds, emulator.requests(), rss, note))
+
+
+def terraform_plan(run: Run, emulator: Emulator, keys: list[tuple[str, str, str]]) -> Step:
+    """The Terraform provider's refresh: per flow, a validate and a GET with source; 10 in parallel."""
+    emulator.reset_counters()
+    with httpx.Client(base_url=f"{emulator.url}/api/v1/main", auth=(USER, PASSWORD), timeout=60,
+                      limits=httpx.Limits(max_connections=10)) as http:
+        def refresh(item):
+            namespace, flow_id, source = item
+            http.post("/flows/validate", content=source.encode(), headers={"Content-Type": "application/x-yaml"}).raise_for_status()
+            http.get(f"/flows/{namespace}/{flow_id}", params={"source": "true"}).raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(10) as pool:
+            list(pool.map(refresh, keys))
+        seconds = time.perf_counter() - started
+    return run.add(Step("baseline: Terraform-style plan", seconds, emulator.requests(), note="validate + GET per flow, 10 parallel"))
+
+
+def kestractl_deploy(run: Run, emulator: Emulator, keys: list[tuple[str, str, str]]) -> Step:
+    """kestractl's deploy: per flow a GET, then a PUT (or a POST when missing), one at a time."""
+    emulator.reset_counters()
+    headers = {"Content-Type": "application/x-yaml"}
+    with httpx.Client(base_url=f"{emulator.url}/api/v1/main", auth=(USER, PASSWORD), timeout=60) as http:
+        started = time.perf_counter()
+        for namespace, flow_id, source in keys:
+            if http.get(f"/flows/{namespace}/{flow_id}").status_code == 404:
+                http.post("/flows", content=source.encode(), headers=headers).raise_for_status()
+            else:
+                http.put(f"/flows/{namespace}/{flow_id}", content=source.encode(), headers=headers).raise_for_status()
+        seconds = time.perf_counter() - started
+    return run.add(Step("baseline: kestractl-style deploy of the 1%", seconds, emulator.requests(), note="GET + PUT per flow, one at a time"))
+
+
+def edit(paths: list[Path], run: Run, fraction: float, variant: int) -> list[tuple[str, str, str]]:
+    """Change a message in every k-th flow (a semantic change); returns (namespace, id, new text)."""
+    step = max(1, round(1 / fraction))
+    changed = []
+    for index in range(0, run.flows, step):
+        namespace = namespace_of(index % run.namespaces)
+        text = flow_text(index, namespace, random.Random(index), big=index % 1000 == 999, variant=variant)
+        paths[index].write_text(text, encoding="utf-8")
+        changed.append((namespace, f"flow{index:05d}", text))
+    return changed
+
+
+def scan_seconds(run: Run, cwd: Path, cache: bool) -> float:
+    """A scan alone, in a fresh process (cold: no scan cache; warm: the cache of the previous run)."""
+    code = (
+        "import time; from kestrasync.config import load_settings; from kestrasync.engine import scan_repository\n"
+        "settings = load_settings(); started = time.perf_counter(); scan_repository(settings)\n"
+        "print(time.perf_counter() - started)"
+    )
+    env = {**os.environ, "KESTRA_SYNC_CACHE_DIR": str(run.cache_dir) if cache else ""}
+    return float(subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout)
+
+
+def benchmark(flows: int, namespaces: int, latency_ms: int, workdir: Path) -> Run:
+    run = Run(flows, namespaces, latency_ms, cache_dir=workdir / "cache")
+    run.search_pages = -(-flows // 1000)
+    paths = generate(workdir, flows, namespaces)
+    emulator = Emulator()
+    try:
+        run.add(Step("scan (cold, no cache)", min(scan_seconds(run, workdir, cache=False) for _ in range(3)), 0))
+        emulator.latency(0)
+        measure(run, emulator, workdir, "first apply: all as creates (0 ms)", "apply", "--auto-approve", "--parallelism", "16")
+        run.add(Step("scan (warm cache)", min(scan_seconds(run, workdir, cache=True) for _ in range(3)), 0))
+        measure(run, emulator, workdir, "plan, no changes (0 ms)", "plan")
+        emulator.latency(latency_ms)
+        measure(run, emulator, workdir, f"plan, no changes ({latency_ms} ms)", "plan")
+        sources = [(namespace_of(i % namespaces), f"flow{i:05d}", p.read_text()) for i, p in enumerate(paths)]
+        terraform_plan(run, emulator, sources)
+
+        one_percent = edit(paths, run, 0.01, variant=1)
+        measure(run, emulator, workdir, f"plan, 1% changed ({latency_ms} ms)", "plan")
+        measure(run, emulator, workdir, f"apply of the 1% ({latency_ms} ms)", "apply", "--auto-approve")
+        kestractl_deploy(run, emulator, [(ns, i, text.replace("(v1)", "(v9)")) for ns, i, text in one_percent])
+        emulator.latency(0)
+        run_cli(run, emulator, workdir, "apply", "--auto-approve")  # back in line with the files
+
+        emulator.latency(latency_ms)
+        for parallelism, variant in ((16, 2), (1, 3)):
+            edit(paths, run, 0.1, variant=variant)
+            run_cli(run, emulator, workdir, "plan", "--out", "plan.json")
+            measure(run, emulator, workdir, f"apply plan of 10% updates, parallelism {parallelism} ({latency_ms} ms)",
+                    "apply", "plan.json", "--parallelism", str(parallelism))
+    finally:
+        emulator.stop()
+    return run
+
+
+@dataclass
+class Target:
+    text: str
+    value: str
+    holds: bool
+
+
+def targets(run: Run) -> list[Target]:
+    s, lat = run.steps, run.latency_ms
+    plan0 = s["plan, no changes (0 ms)"]
+    plan_lat = s[f"plan, no changes ({lat} ms)"]
+    terraform = s["baseline: Terraform-style plan"]
+    p16 = s[f"apply plan of 10% updates, parallelism 16 ({lat} ms)"]
+    p1 = s[f"apply plan of 10% updates, parallelism 1 ({lat} ms)"]
+    rss = max(step.rss_mb for step in s.values() if step.rss_mb is not None)
+    allowed = 2 * run.scopes + run.search_pages - 1
+    return [
+        Target("plan with no changes at 0 ms <= 3 s", f"{plan0.seconds:.2f} s", plan0.seconds <= 3),
+        Target(f"its requests <= 2 per scope + search pages ({allowed})", str(plan0.requests), plan0.requests <= allowed),
+        Target(f"plan at {lat} ms >= 50x faster than Terraform-style", f"{terraform.seconds / plan_lat.seconds:.0f}x",
+               terraform.seconds / plan_lat.seconds >= 50),
+        Target(f"apply of {run.flows // 10} updates at parallelism 16 >= 10x faster than one at a time",
+               f"{p1.seconds / p16.seconds:.1f}x", p1.seconds / p16.seconds >= 10),
+        Target("peak RSS <= 250 MB", f"{rss:.0f} MB", rss <= 250),
+        Target(f"scanning {run.flows} files <= 1.5 s (cold)", f"{s['scan (cold, no cache)'].seconds:.2f} s",
+               s["scan (cold, no cache)"].seconds <= 1.5),
+    ]
+
+
+def report(run: Run, command: str) -> str:
+    rows = [
+        "| Step | Wall (s) | Requests | Peak RSS (MB) | Note |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for step in run.steps.values():
+        rss = f"{step.rss_mb:.0f}" if step.rss_mb is not None else ""
+        rows.append(f"| {step.name} | {step.seconds:.2f} | {step.requests} | {rss} | {step.note} |")
+    checks = ["| Target | Measured | Holds |", "|---|---:|---|"]
+    checks += [f"| {t.text} | {t.value} | {'yes' if t.holds else '**no**'} |" for t in targets(run)]
+    machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    return "\n".join([
+        f"N = {run.flows} flows over M = {run.namespaces} namespaces, latency {run.latency_ms} ms per request.",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine}  ",
+        f"Date: {datetime.date.today().isoformat()}",
+        "",
+        *rows,
+        "",
+        *checks,
+        "",
+    ])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=10_000)
+    parser.add_argument("--namespaces", type=int, default=100)
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--results", default=str(Path(__file__).parent / "RESULTS.md"), help="Markdown file to write, or - for none.")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="kestra-sync-bench-"))
+    try:
+        run = benchmark(args.flows, args.namespaces, args.latency_ms, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = report(run, "python " + " ".join([sys.argv[0], *sys.argv[1:]]))
+    print(text)
+    if args.results != "-":
+        Path(args.results).write_text("# Benchmark results\n\n" + text, encoding="utf-8")
+    return 0 if all(t.holds for t in targets(run)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

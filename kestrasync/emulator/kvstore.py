@@ -1,0 +1,156 @@
+"""Namespace key-value entries, as Kestra's KV store keeps them (enough for an advisory lock).
+
+A value is sent as text and read the way Kestra's Ion mapper reads it: JSON, or a bare word (an Ion symbol)
+taken as a string, or an Ion timestamp; its `type` (`KVType.from`) is derived from the result. An optional
+`ttl` (ISO-8601 duration, `Duration.parse`) sets an expiration date; an expired entry reads as absent and is
+removed, and expired entries are left out of listings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .errors import illegal_argument, internal, not_found
+
+_KEY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+_SYMBOL = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$")
+# InternalKVStore.DURATION_PATTERN: a stored string that looks like a duration reads back as one.
+_DURATION_VALUE = re.compile(r"^P(?=[^T]|T.)(?:\d*D)?(?:T(?=.)(?:\d*H)?(?:\d*M)?(?:\d*S)?)?$")
+_DURATION = re.compile(
+    r"^([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?(?:([-+]?\d+)(?:[.,](\d{0,9}))?S)?)?$", re.I)
+
+
+@dataclass
+class KVEntry:
+    value: object
+    type: str
+    description: str | None
+    created: float
+    updated: float
+    expires: float | None
+
+    def to_json(self, key: str) -> dict:
+        entry = {"key": key, "description": self.description, "creationDate": iso(self.created),
+                 "updateDate": iso(self.updated), "expirationDate": iso(self.expires) if self.expires else None}
+        return {name: value for name, value in entry.items() if value is not None}
+
+
+class KVStore:
+    """Entries per (namespace, key) for one tenant."""
+
+    def __init__(self, on_change=None, clock=time.time) -> None:
+        self._entries: dict[tuple[str, str], KVEntry] = {}
+        self._on_change = on_change
+        self._clock = clock
+
+    def put(self, namespace: str, key: str, text: str, ttl: str | None = None, description: str | None = None) -> None:
+        validate_key(key)
+        value, kind = parse_value(text)
+        now = self._clock()
+        previous = self._entries.get((namespace, key))
+        expires = now + parse_duration(ttl) if ttl else None
+        created = previous.created if previous and not self._expired(previous, now) else now
+        self._entries[(namespace, key)] = KVEntry(value, kind, description, created, now, expires)
+        self._changed()
+
+    def get(self, namespace: str, key: str) -> dict:
+        validate_key(key)
+        entry = self._live(namespace, key)
+        if entry is None:
+            raise not_found(f"No value found for key '{key}' in namespace '{namespace}'")
+        return {"type": entry.type, "value": entry.value}
+
+    def delete(self, namespace: str, key: str) -> bool:
+        validate_key(key)
+        existed = self._live(namespace, key) is not None
+        if existed:
+            del self._entries[(namespace, key)]
+            self._changed()
+        return existed
+
+    def list(self, namespace: str) -> list[dict]:
+        now = self._clock()
+        return [entry.to_json(key) for (ns, key), entry in sorted(self._entries.items())
+                if ns == namespace and not self._expired(entry, now)]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._changed()
+
+    def _live(self, namespace: str, key: str) -> KVEntry | None:
+        entry = self._entries.get((namespace, key))
+        if entry is not None and self._expired(entry, self._clock()):
+            # Kestra deletes an expired entry when it is read (the first read is an error, here a 404).
+            del self._entries[(namespace, key)]
+            self._changed()
+            return None
+        return entry
+
+    @staticmethod
+    def _expired(entry: KVEntry, now: float) -> bool:
+        return entry.expires is not None and now > entry.expires
+
+    def _changed(self) -> None:
+        if self._on_change:
+            self._on_change()
+
+    def dump(self) -> list:
+        return [[ns, key, e.value, e.type, e.description, e.created, e.updated, e.expires]
+                for (ns, key), e in self._entries.items()]
+
+    def load(self, dumped: list) -> None:
+        self._entries = {(ns, key): KVEntry(*rest) for ns, key, *rest in dumped}
+
+
+def validate_key(key: str) -> None:
+    if not _KEY.match(key):
+        raise illegal_argument("Key must start with an alphanumeric character (uppercase or lowercase) and can "
+                               "contain alphanumeric characters (uppercase or lowercase), dots (.), underscores (_), "
+                               "and hyphens (-) only.")
+
+
+def parse_value(text: str) -> tuple[object, str]:
+    """Read a PUT body as Kestra's Ion mapper does and type it as `KVType.from` does."""
+    stripped = text.strip()
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        if _SYMBOL.match(stripped):
+            return stripped, "DURATION" if _DURATION_VALUE.match(stripped) else "STRING"
+        if _DATETIME.match(stripped):
+            return stripped, "DATETIME"
+        if _DATE.match(stripped):
+            return stripped, "DATE"
+        raise illegal_argument(f"Invalid JSON value for: {text}") from None
+    if isinstance(value, bool):
+        return value, "BOOLEAN"
+    if isinstance(value, (int, float)):
+        return value, "NUMBER"
+    if isinstance(value, str):
+        return value, "DURATION" if _DURATION_VALUE.match(value) else "STRING"
+    if value is None:
+        raise illegal_argument(f"Invalid JSON value for: {text}")
+    return value, "JSON"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of an ISO-8601 duration as Java's `Duration.parse` accepts it (PnDTnHnMn.nS)."""
+    match = _DURATION.match(text.strip())
+    if not match or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
+        raise internal(f"Text cannot be parsed to a Duration: {text}")
+    sign, days, hours, minutes, seconds, fraction = match.groups()
+    total = (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds or 0))
+    if fraction:
+        total += (-1 if (seconds or "").startswith("-") else 1) * float(f"0.{fraction}")
+    return -total if sign == "-" else total
+
+
+def iso(timestamp: float) -> str:
+    """An Instant as Jackson writes it: ISO-8601 UTC with a `Z`."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,97 @@
+"""Helpers shared by the kestra-sync tests (fixtures live in conftest.py): a repository on disk, a
+probe that reads the emulator over plain HTTP without kestra-sync's client, and small flow texts."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from click.testing import Result
+
+# <repo>/../shared/corpus/flows: real flows written by others; absent from a fresh clone.
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "flows"
+
+
+def flow_yaml(namespace: str, flow_id: str, *, message: str = "hello", extra: str = "") -> str:
+    """A small valid flow, as a user would write it."""
+    return (
+        f"id: {flow_id}\nnamespace: {namespace}\n{extra}"
+        "tasks:\n"
+        "  - id: log\n"
+        "    type: io.kestra.plugin.core.log.Log\n"
+        f"    message: {message}\n"
+    )
+
+
+@dataclass
+class Repo:
+    """A flow repository on disk, with its kestra-sync.yaml."""
+
+    root: Path
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+        return path
+
+    def config(self, text: str) -> None:
+        self.write("kestra-sync.yaml", textwrap.dedent(text))
+
+
+@dataclass
+class Probe:
+    """Reads the server the way an independent client would (plain httpx, no kestra-sync code)."""
+
+    url: str
+    auth: tuple[str, str]
+
+    def _get(self, path: str, **params) -> httpx.Response:
+        return httpx.get(f"{self.url}/api/v1/main{path}", params=params, auth=self.auth, timeout=10)
+
+    def flows(self) -> dict[str, tuple[int, str]]:
+        """'namespace/id' -> (revision, source) of every live flow."""
+        found = {}
+        page = 1
+        while True:
+            body = self._get("/flows/search", page=page, size=500).json()
+            for item in body["results"]:
+                flow = self._get(f"/flows/{item['namespace']}/{item['id']}", source="true").json()
+                found[f"{item['namespace']}/{item['id']}"] = (flow["revision"], flow["source"])
+            if page * 500 >= body["total"]:
+                return found
+            page += 1
+
+    def revisions(self, namespace: str, flow_id: str) -> list[dict]:
+        return self._get(f"/flows/{namespace}/{flow_id}/revisions").json()
+
+    def create(self, source: str) -> dict:
+        response = httpx.post(
+            f"{self.url}/api/v1/main/flows",
+            content=source.encode(),
+            headers={"Content-Type": "application/x-yaml"},
+            auth=self.auth,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def update(self, namespace: str, flow_id: str, source: str) -> dict:
+        response = httpx.put(
+            f"{self.url}/api/v1/main/flows/{namespace}/{flow_id}",
+            content=source.encode(),
+            headers={"Content-Type": "application/x-yaml"},
+            auth=self.auth,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+
+
+def output_json(result: Result) -> dict:
+    return json.loads(result.stdout)
