@@ -1,6 +1,6 @@
 """Rough timings of the emulator over HTTP (not a test; run it by hand).
 
-    .venv/bin/python tests/emulator/bench_emulator.py [--flows 10000] [--subprocess]
+    .venv/bin/python benchmarks/bench_emulator.py [--flows 10000] [--subprocess]
 
 Creates N small flows one request at a time, then exports them all and fetches them in one search page.
 With --subprocess the emulator runs as `kestra-sync emulator` in its own process (as a CI job would use it);

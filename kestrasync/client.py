@@ -99,8 +99,9 @@ class KestraClient:
         self.retry = retry
         self.sleep = sleep
         self.requests_sent = 0
-        self._count_lock = threading.Lock()
-        self.http = httpx.Client(
+        self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+        self._options = dict(
             base_url=f"{self.url}/api/v1/{quote(tenant, safe='')}",
             auth=credentials.auth(),
             headers={"User-Agent": "kestra-sync", **credentials.headers()},
@@ -111,8 +112,18 @@ class KestraClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
+    @property
+    def http(self) -> httpx.Client:
+        """The HTTP client, made on first use: loading the TLS trust store takes a tenth of a
+        second, which plan spends in its reading thread while the files are scanned."""
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(**self._options)
+            return self._http
+
     def close(self) -> None:
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> KestraClient:
         return self
@@ -282,7 +293,7 @@ class KestraClient:
         """One request with retries; returns a 2xx answer (or an allowed status) or raises a KestraSyncError."""
         for attempt in range(self.retry.attempts + 1):
             last = attempt == self.retry.attempts
-            with self._count_lock:
+            with self._lock:
                 self.requests_sent += 1
             try:
                 response = self.http.request(method, path, **kwargs)

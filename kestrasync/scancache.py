@@ -41,23 +41,22 @@ class ScanCache:
     """Digest -> scan result. Entries not used by a scan are dropped when it saves, so the file
     stays the size of the repository."""
 
-    def __init__(self, path: Path | None, rules: str):
+    def __init__(self, path: Path, rules: str):
         self.path = path
         self.stamp = f"{__version__}/{rules}"
         self._old: dict[str, list] = self._load()
         self._new: dict[str, list] = {}
 
     @classmethod
-    def for_root(cls, root: Path, rules: str) -> ScanCache:
+    def for_root(cls, root: Path, rules: str) -> ScanCache | None:
+        """The cache of the repository at `root`, or None when caching is off."""
         directory = cache_directory()
         if directory is None:
-            return cls(None, rules)
+            return None
         name = hashlib.blake2b(str(root.absolute()).encode(), digest_size=8).hexdigest()
         return cls(directory / f"scan-{name}.json", rules)
 
     def _load(self) -> dict[str, list]:
-        if self.path is None:
-            return {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -92,7 +91,7 @@ class ScanCache:
 
     def save(self) -> None:
         """Write the entries this scan used, atomically; a cache that cannot be written is skipped."""
-        if self.path is None or self._new == self._old:
+        if self._new == self._old:
             return
         temporary = None
         try:

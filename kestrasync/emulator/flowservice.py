@@ -95,9 +95,13 @@ class FlowService:
         return f'{{"results":{results},"total":{total}}}'
 
     def export_zip(self, rows: Iterable[tuple[FlowKey, Revision]], name: str) -> bytes:
-        """A ZIP of stored sources, one `<ns>{sep}<id>.yml` entry each (Kestra's HasSource.asZipFile)."""
+        """A ZIP of stored sources, one `<ns>{sep}<id>.yml` entry each (Kestra's HasSource.asZipFile).
+
+        Kestra deflates the entries; they are stored here, an equally valid ZIP that any reader takes,
+        because deflating 10,000 small entries one by one costs the emulator half a second per export.
+        """
         buffer, seen = io.BytesIO(), set()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for (namespace, flow_id), row in rows:
                 entry = name.format(namespace=namespace, id=flow_id)
                 if entry in seen:  # java.util.zip refuses it and the request fails
