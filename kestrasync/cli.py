@@ -112,7 +112,10 @@ def settings_from(options: dict) -> Settings:
     insecure = options.pop("insecure", None)
     overrides = {
         name: options.pop(name, None)
-        for name in ("url", "tenant", "username", "password", "token", "timeout", "ca_cert", "max_deletes", "allow_empty", "parallelism")
+        for name in (
+            "url", "tenant", "username", "password", "token", "timeout", "ca_cert",
+            "max_deletes", "allow_empty", "parallelism", "lock_timeout", "lock",
+        )
     }
     if insecure:
         overrides["verify_tls"] = False
@@ -202,13 +205,16 @@ def diff(output_format, **options) -> int:
 @server_options
 @selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), help="Seconds to wait for another apply's lock (default 0).")
+@click.option("--no-lock", is_flag=True, help="Do not take the advisory apply lock.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @reports_errors
-def apply(plan_file, auto_approve, output_format, **options) -> int:
+def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **options) -> int:
     """Make the server match the files (or apply exactly a saved plan).
 
-    Without PLAN_FILE, plans first, shows the plan and asks for confirmation (on a terminal) unless
-    --auto-approve. With PLAN_FILE, refuses if any of its flows changed on the server since.
+    Without PLAN_FILE, takes the apply lock, plans, shows the plan and asks for confirmation (on a
+    terminal) unless --auto-approve. With PLAN_FILE, refuses if any of its flows changed on the
+    server since. Ctrl-C or SIGTERM stops it after the requests in flight (exit 130 or 143).
 
     Examples:
 
@@ -218,23 +224,24 @@ def apply(plan_file, auto_approve, output_format, **options) -> int:
     """
     if plan_file and any(options.get(k) for k in ("prune", "namespaces", "targets", "ignore_cosmetic")):
         raise ConfigError("--prune, --namespace, --target and --ignore-cosmetic cannot change a saved plan; make a new plan")
+    options.update(lock_timeout=lock_timeout, lock=False if no_lock else None)
     settings = settings_from(options)
     request = plan_request(options)
-    with engine.connect(settings) as client:
-        if plan_file:
-            result = load_plan(plan_file)
-            engine.check_fresh(result, client)
-        else:
-            result = engine.plan(settings, request, client)
-        if output_format == "text":
-            click.echo(render_plan(result, "text"), nl=False, color=use_color())
-        if not result.has_changes:
-            if output_format == "json":
-                click.echo(json_render.render_report(ApplyReport()), nl=False)
-            return EXIT_OK
-        if not plan_file and not auto_approve:
-            _confirm()
-        with _stop_on_signals() as (stop, received):
+    with _stop_on_signals() as (stop, received), engine.connect(settings, stop) as client:
+        with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
+            if plan_file:
+                result = load_plan(plan_file)
+                engine.check_fresh(result, client)
+            else:
+                result = engine.plan(settings, request, client)
+            if output_format == "text":
+                click.echo(render_plan(result, "text"), nl=False, color=use_color())
+            if not result.has_changes:
+                if output_format == "json":
+                    click.echo(json_render.render_report(ApplyReport()), nl=False)
+                return EXIT_OK
+            if not plan_file and not auto_approve:
+                _confirm()
             report = engine.apply(result, client, settings, stop=stop)
     rendered = json_render.render_report(report) if output_format == "json" else text_render.render_report(report, color=use_color())
     click.echo(rendered, nl=False, color=use_color())

@@ -11,6 +11,7 @@ the server but never a credential.
 from __future__ import annotations
 
 import io
+import json
 import struct
 import random
 import threading
@@ -32,8 +33,6 @@ from kestrasync.yamltext import parse_source
 YAML = "application/x-yaml"
 SEARCH_PAGE_SIZE = 1000
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Answers after which a create may or may not have been stored.
-UNKNOWN_OUTCOME_STATUSES = frozenset({502, 504})
 VALIDATE_BATCH = 50
 
 
@@ -92,12 +91,14 @@ class KestraClient:
         verify: bool | str = True,
         max_connections: int = 16,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ):
         self.url = url.rstrip("/")
         self.tenant = tenant
         self.credentials = credentials
         self.retry = retry
         self.sleep = sleep
+        self.stop = stop  # once set, failed requests are not retried
         self.requests_sent = 0
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
@@ -226,15 +227,19 @@ class KestraClient:
     # Writing
 
     def create_flow(self, key: FlowKey, source: str) -> RemoteFlow:
-        """POST the exact text. When the answer is lost, read the flow back instead of sending twice."""
-        try:
-            response = self._send("POST", "/flows", content=source.encode("utf-8"), headers={"Content-Type": YAML}, create=True)
-        except _OutcomeUnknown as unknown:
-            stored = self.get_flow(key)
-            if stored is not None and stored.source == source:
-                return stored
-            raise unknown.error from None
-        return self._remote(response, "POST", "/flows")
+        """POST the exact text. After a failure that may have been stored anyway (a lost answer, a
+        502), read the flow back: the same text there means done; never a blind second POST."""
+        for attempt in range(self.retry.attempts + 1):
+            try:
+                response = self._send("POST", "/flows", content=source.encode("utf-8"), headers={"Content-Type": YAML}, retry=False)
+                return self._remote(response, "POST", "/flows")
+            except _Retryable as failure:
+                stored = self.get_flow(key)
+                if stored is not None and stored.source == source:
+                    return stored
+                if stored is not None or attempt == self.retry.attempts or not self._pause(attempt, failure.retry_after):
+                    raise failure.error from None
+        raise AssertionError("unreachable")
 
     def update_flow(self, key: FlowKey, source: str) -> RemoteFlow:
         path = _flow_path(key)
@@ -273,6 +278,29 @@ class KestraClient:
         return results
 
     # -----------------------------------------------------------------------------------------
+    # KV store (the advisory apply lock)
+
+    def kv_get(self, namespace: str, key: str):
+        """The value of a KV entry, or None when absent (or expired)."""
+        path = _kv_path(namespace, key)
+        response = self._send("GET", path, allow={404})
+        if response.status_code == 404:
+            return None
+        try:
+            return response.json().get("value")
+        except (ValueError, AttributeError):
+            raise self._unexpected("GET", path, "a KV entry without a value") from None
+
+    def kv_put(self, namespace: str, key: str, value, ttl_seconds: int | None = None) -> None:
+        headers = {"Content-Type": "application/json"}
+        if ttl_seconds is not None:
+            headers["ttl"] = f"PT{int(ttl_seconds)}S"  # an ISO-8601 duration
+        self._send("PUT", _kv_path(namespace, key), content=json.dumps(value).encode("utf-8"), headers=headers)
+
+    def kv_delete(self, namespace: str, key: str) -> None:
+        self._send("DELETE", _kv_path(namespace, key), allow={404})
+
+    # -----------------------------------------------------------------------------------------
     # Transport
 
     def _json(self, method: str, path: str, **kwargs):
@@ -289,38 +317,45 @@ class KestraClient:
         except (ValueError, KeyError, TypeError):
             raise self._unexpected(method, path, "a flow without namespace, id, source and revision") from None
 
-    def _send(self, method: str, path: str, *, allow: frozenset[int] | set[int] = frozenset(), create: bool = False, **kwargs) -> httpx.Response:
-        """One request with retries; returns a 2xx answer (or an allowed status) or raises a KestraSyncError."""
+    def _send(self, method: str, path: str, *, allow: frozenset[int] | set[int] = frozenset(), retry: bool = True, **kwargs) -> httpx.Response:
+        """A request, retried with backoff on transient failures; returns a 2xx answer (or an allowed
+        status) or raises a KestraSyncError. With retry=False a transient failure raises _Retryable."""
         for attempt in range(self.retry.attempts + 1):
-            last = attempt == self.retry.attempts
-            with self._lock:
-                self.requests_sent += 1
             try:
-                response = self.http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-                # Never reached the server: safe to send again, creates included.
-                if last:
-                    raise ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.") from None
-            except httpx.TransportError as error:
-                failure = ServerUnreachable(
-                    f"The Kestra server at {self.url} did not answer {method} {path}: {_reason(error)}."
-                )
-                if create:
-                    raise _OutcomeUnknown(failure) from None
-                if last:
-                    raise failure from None
-            else:
-                status = response.status_code
-                if status < 300 or status in allow:
-                    return response
-                if create and status in UNKNOWN_OUTCOME_STATUSES:
-                    raise _OutcomeUnknown(self._error(response, method, path))
-                if status not in RETRY_STATUSES or last:
-                    raise self._error(response, method, path)
-                self.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
-                continue
-            self.sleep(self.retry.delay(attempt))
+                return self._attempt(method, path, allow, **kwargs)
+            except _Retryable as failure:
+                if not retry:
+                    raise
+                if attempt == self.retry.attempts or not self._pause(attempt, failure.retry_after):
+                    raise failure.error from None
         raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, path: str, allow, **kwargs) -> httpx.Response:
+        with self._lock:
+            self.requests_sent += 1
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise _Retryable(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.")) from None
+        except httpx.TransportError as error:
+            raise _Retryable(
+                ServerUnreachable(f"The Kestra server at {self.url} did not answer {method} {path}: {_reason(error)}.")
+            ) from None
+        status = response.status_code
+        if status < 300 or status in allow:
+            return response
+        error = self._error(response, method, path)
+        if status in RETRY_STATUSES:
+            raise _Retryable(error, response.headers.get("Retry-After"))
+        raise error
+
+    def _pause(self, attempt: int, retry_after: str | None) -> bool:
+        """Wait before the next attempt; False when stopped meanwhile (Ctrl-C): give up at once."""
+        delay = self.retry.delay(attempt, retry_after)
+        if self.stop is None:
+            self.sleep(delay)
+            return True
+        return not self.stop.wait(delay)
 
     def _error(self, response: httpx.Response, method: str, path: str) -> Exception:
         status = response.status_code
@@ -355,11 +390,12 @@ class KestraClient:
         )
 
 
-class _OutcomeUnknown(Exception):
-    """A create was sent but its answer was lost."""
+class _Retryable(Exception):
+    """A failure that may pass: the server was unreachable, did not answer, or said 429/502/503/504."""
 
-    def __init__(self, error: Exception):
+    def __init__(self, error: Exception, retry_after: str | None = None):
         self.error = error
+        self.retry_after = retry_after
 
 
 def error_messages(response: httpx.Response) -> tuple[str, ...]:
@@ -421,6 +457,10 @@ def _key_of(source: str) -> FlowKey | None:
     if isinstance(value, dict) and isinstance(value.get("namespace"), str) and value.get("id") is not None:
         return FlowKey(value["namespace"], str(value["id"]))
     return None
+
+
+def _kv_path(namespace: str, key: str) -> str:
+    return f"/namespaces/{quote(namespace, safe='')}/kv/{quote(key, safe='')}"
 
 
 def _flow_path(key: FlowKey) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     retries: int = 4
+    retry_backoff: float = 0.25  # seconds before the first retry; doubled each time, with jitter
     verify_tls: bool = True
     ca_cert: str | None = None
     config_file: Path | None = None
@@ -49,20 +50,16 @@ class Settings:
     max_deletes: int = 10
     allow_empty: bool = False
     parallelism: int = 8
+    lock_namespace: str = "system"
+    lock_key: str = "kestra-sync-lock"
+    lock_ttl: int = 1800
+    lock_timeout: float = 0.0
+    lock: bool = True
 
     @property
     def scan_options(self) -> ScanOptions:
         excluded = self.exclude + ((self.config_file.name,) if self.config_file else ())
         return ScanOptions(root=self.root, include=self.include, exclude=excluded, max_file_bytes=self.max_file_size)
-
-    @property
-    def auth_description(self) -> str:
-        """Who we are, for error messages: never the secret itself."""
-        if self.token:
-            return "an API token (Bearer)"
-        if self.username:
-            return f"user '{self.username}' (Basic)"
-        return "no credentials"
 
 
 # The file's schema: key -> (Settings field, type); nested mappings are dicts.
@@ -72,6 +69,7 @@ _SCHEMA: dict = {
         "tenant": ("tenant", str),
         "timeout": ("timeout", float),
         "retries": ("retries", int),
+        "retry_backoff": ("retry_backoff", float),
         "verify_tls": ("verify_tls", bool),
         "ca_cert": ("ca_cert", str),
     },
@@ -89,6 +87,13 @@ _SCHEMA: dict = {
         "protected_namespaces": ("protected", list),
     },
     "apply": {"parallelism": ("parallelism", int)},
+    "lock": {
+        "enabled": ("lock", bool),
+        "namespace": ("lock_namespace", str),
+        "key": ("lock_key", str),
+        "ttl": ("lock_ttl", int),
+        "timeout": ("lock_timeout", float),
+    },
 }
 
 
@@ -237,15 +242,13 @@ def _check(settings: Settings) -> None:
             )
     if settings.password and not settings.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
-    for number in ("timeout", "max_file_size", "parallelism"):
+    for number in ("timeout", "max_file_size", "parallelism", "lock_ttl"):
         if getattr(settings, number) <= 0:
             raise ConfigError(f"{number} must be greater than 0")
-    for number in ("retries", "max_deletes"):
+    for number in ("retries", "max_deletes", "retry_backoff", "lock_timeout"):
         if getattr(settings, number) < 0:
             raise ConfigError(f"{number} must be 0 or more")
     for namespace in settings.namespaces:
         if not NAMESPACE.fullmatch(namespace):
             raise ConfigError(f"namespace '{namespace}' is not a valid Kestra namespace")
 
-
-SETTING_NAMES = frozenset(f.name for f in fields(Settings))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.client import Credentials, KestraClient, RetryPolicy
 from kestrasync.config import Settings
 from kestrasync.errors import ConfigError, PlanFileError, StalePlan, ValidationFailed
+from kestrasync.lock import ApplyLock, LockOptions
 from kestrasync.model import Action, ApplyReport, Diagnostic, FlowKey, LocalFlow, Plan, RemoteFlow, Severity, SourceLocation
 from kestrasync.planner import Ownership, PlanOptions, make_plan
 from kestrasync.scancache import ScanCache
@@ -39,8 +41,9 @@ class PlanRequest:
     validate: bool = True
 
 
-def connect(settings: Settings) -> KestraClient:
-    """A client for the configured server; refuses when no URL is configured."""
+def connect(settings: Settings, stop: threading.Event | None = None) -> KestraClient:
+    """A client for the configured server; refuses when no URL is configured. Once `stop` is set,
+    failed requests are no longer retried."""
     if not settings.url:
         raise ConfigError("no Kestra server URL: set KESTRA_URL, pass --url, or set server.url in kestra-sync.yaml")
     return KestraClient(
@@ -48,10 +51,19 @@ def connect(settings: Settings) -> KestraClient:
         tenant=settings.tenant,
         credentials=Credentials(settings.username, settings.password, settings.token),
         timeout=settings.timeout,
-        retry=RetryPolicy(attempts=settings.retries),
+        retry=RetryPolicy(attempts=settings.retries, base_delay=settings.retry_backoff),
         verify=settings.ca_cert or settings.verify_tls,
         max_connections=max(settings.parallelism, 8),
+        stop=stop,
     )
+
+
+def apply_lock(settings: Settings, client: KestraClient, warn: Callable[[str], None]) -> ApplyLock | nullcontext:
+    """The advisory lock an apply holds (a no-op with `lock.enabled: false` or --no-lock)."""
+    if not settings.lock:
+        return nullcontext()
+    options = LockOptions(settings.lock_namespace, settings.lock_key, settings.lock_ttl, settings.lock_timeout)
+    return ApplyLock(client, options, warn=warn)
 
 
 def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:

@@ -26,7 +26,7 @@ from kestrasync.client import KestraClient
 from kestrasync.config import Settings
 from kestrasync.errors import FlowFileError, KestraSyncError, ScanFailed, ServerUnreachable
 from kestrasync.model import ApplyReport, ApplyResult, Change, FlowKey, LocalFlow, Plan, RemoteFlow, ResultStatus
-from kestrasync.scanner import FileFilter, duplicate_errors, find_files, read_flow_file
+from kestrasync.scanner import FileFilter, find_files, read_flow_file
 
 DEBOUNCE_MS = 400  # longest a burst of events is grouped
 STEP_MS = 30  # quiet time that ends a burst

@@ -4,6 +4,14 @@ probe that reads the emulator over plain HTTP without kestra-sync's client, and 
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,3 +103,60 @@ class Probe:
 
 def output_json(result: Result) -> dict:
     return json.loads(result.stdout)
+
+
+class WatchProcess:
+    """`kestra-sync watch` in a subprocess; its output lines are collected as they come."""
+
+    def __init__(self, repo_root: Path, url: str, *args: str):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")},
+            "KESTRA_URL": url,
+            "KESTRA_USERNAME": "admin@kestra.io",
+            "KESTRA_PASSWORD": "Admin1234",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kestrasync", "watch", *args],
+            cwd=repo_root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 15.0) -> str:
+        """The first new line matching `pattern`; fails with everything seen so far."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s; output:\n" + "\n".join(self.lines))
+
+    def drain(self, quiet: float = 1.0) -> list[str]:
+        """Lines that arrive until `quiet` seconds pass without any."""
+        new = []
+        while True:
+            try:
+                new.append(self._queue.get(timeout=quiet))
+            except queue.Empty:
+                self.lines += new
+                return new
+
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=15)
+        self.drain(0.2)
+        return code

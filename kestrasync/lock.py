@@ -1,0 +1,125 @@
+"""One apply at a time: an advisory lock held in Kestra's KV store.
+
+Two applies against one tenant must not interleave: each would plan against a server the other is
+changing. The lock is a KV entry (namespace and key configurable) whose value names its holder, a
+random token and an expiry; apply takes it before planning and gives it back when done. A lock past
+its expiry was left by a process that died: it is taken over, with a warning.
+
+Kestra's KV store has no compare-and-set, so taking the lock writes, waits a moment and reads back:
+if another writer came last, its token is there and we wait. This narrows the race to writers less
+than a moment apart; it cannot close it, which is why the lock is advisory.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from kestrasync.client import KestraClient
+from kestrasync.errors import LockHeld
+
+VERIFY_DELAY = 0.1  # seconds between writing the lock and reading it back
+POLL = 1.0  # seconds between looks while waiting for a held lock
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    namespace: str = "system"
+    key: str = "kestra-sync-lock"
+    ttl_seconds: int = 1800
+    timeout_seconds: float = 0.0  # how long to wait for a held lock
+
+
+def holder_identity() -> str:
+    """Who holds the lock, for the message another apply shows: user@host pid N (and the CI run)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "unknown"
+    run = os.environ.get("GITHUB_RUN_ID") or os.environ.get("CI_JOB_ID")
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}" + (f" (CI run {run})" if run else "")
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
+
+
+class ApplyLock:
+    """Context manager: `with ApplyLock(client, options, warn=...): apply...`."""
+
+    def __init__(self, client: KestraClient, options: LockOptions, *, warn: Callable[[str], None], clock=time.time, sleep=time.sleep):
+        self.client = client
+        self.options = options
+        self.warn = warn
+        self.clock = clock
+        self.sleep = sleep
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+    def __enter__(self) -> ApplyLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    @property
+    def name(self) -> str:
+        return f"{self.options.namespace}/{self.options.key}"
+
+    def acquire(self) -> None:
+        deadline = self.clock() + self.options.timeout_seconds
+        while True:
+            current = self.client.kv_get(self.options.namespace, self.options.key)
+            if not isinstance(current, dict) or self._expired(current):
+                if isinstance(current, dict):
+                    self.warn(
+                        f"Warning: taking over the apply lock {self.name}, held by {current.get('holder')} "
+                        f"since {current.get('acquired')} and expired at {current.get('expires')}."
+                    )
+                if self._try_take():
+                    return
+                continue
+            if self.clock() >= deadline:
+                raise LockHeld(
+                    f"Another apply holds the lock {self.name}: {current.get('holder')} since {current.get('acquired')} "
+                    f"(expires {current.get('expires')}). Nothing was applied; retry later, wait with "
+                    "--lock-timeout SECONDS, or pass --no-lock if you are sure it is gone."
+                )
+            self.sleep(min(POLL, max(0.0, deadline - self.clock())))
+
+    def _expired(self, value: dict) -> bool:
+        try:
+            return datetime.fromisoformat(value["expires"]).timestamp() <= self.clock()
+        except (KeyError, TypeError, ValueError):
+            return True  # unreadable: nobody can be relying on it
+
+    def _try_take(self) -> bool:
+        now = self.clock()
+        value = {
+            "holder": holder_identity(),
+            "token": self.token,
+            "acquired": _iso(now),
+            "expires": _iso(now + self.options.ttl_seconds),
+        }
+        # Kestra drops the entry itself a while after it expires; until then it shows who left it.
+        self.client.kv_put(self.options.namespace, self.options.key, value, ttl_seconds=2 * self.options.ttl_seconds)
+        self.sleep(VERIFY_DELAY)
+        current = self.client.kv_get(self.options.namespace, self.options.key)
+        self.held = isinstance(current, dict) and current.get("token") == self.token
+        return self.held
+
+    def release(self) -> None:
+        """Give the lock back, unless it was taken over meanwhile."""
+        if not self.held:
+            return
+        current = self.client.kv_get(self.options.namespace, self.options.key)
+        if isinstance(current, dict) and current.get("token") == self.token:
+            self.client.kv_delete(self.options.namespace, self.options.key)
+        self.held = False
