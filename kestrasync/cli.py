@@ -74,37 +74,40 @@ def show_error(error: KestraSyncError) -> None:
     click.echo(f"Error: {verdict}", err=True)
 
 
-def server_options(command: Callable) -> Callable:
-    """Where the configuration and the server are; flags beat KESTRA_* variables, which beat the file."""
-    options = [
-        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here)."),
-        click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
-        click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
-        click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
-        click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
-        click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
-        click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
-        click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def stacked(*options: Callable) -> Callable:
+    """Several click options as one decorator, in the order given (shared option groups)."""
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
-def selection_options(command: Callable) -> Callable:
-    options = [
-        click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
-        click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
-        click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
-        click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
-        click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
-        click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
-        click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+# Where the configuration and the server are; flags beat KESTRA_* variables, which beat the file.
+server_options = stacked(
+    click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here)."),
+    click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
+    click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
+    click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
+    click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
+    click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
+    click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
+    click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
+)
+
+# Which flows a plan covers, and how far it may go.
+selection_options = stacked(
+    click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
+    click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
+    click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
+    click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
+    click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
+    click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
+    click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8)."),
+)
 
 
 def settings_from(options: dict) -> Settings:
@@ -243,8 +246,10 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
             if not plan_file and not auto_approve:
                 _confirm()
             report = engine.apply(result, client, settings, stop=stop)
-    rendered = json_render.render_report(report) if output_format == "json" else text_render.render_report(report, color=use_color())
-    click.echo(rendered, nl=False, color=use_color())
+    if output_format == "json":
+        click.echo(json_render.render_report(report), nl=False)
+    else:
+        click.echo("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
     if received:
         return 128 + received[0]
     return EXIT_OK if report.ok else EXIT_ERROR
@@ -253,7 +258,13 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
 def _confirm() -> None:
     if not sys.stdin.isatty():
         raise ConfigError("apply needs confirmation: run it on a terminal, or pass --auto-approve (e.g. in CI)")
-    if not click.confirm("Apply these changes?", default=False):
+    # At the prompt, Ctrl-C means "no" at once, not "finish what is in flight".
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        approved = click.confirm("Apply these changes?", default=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not approved:
         raise KestraSyncError("Apply cancelled; nothing was changed.")
 
 
@@ -350,7 +361,7 @@ def watch(prune, dry_run, namespaces, **options) -> int:
 
     settings = settings_from(options)
     view = TerminalView(use_color())
-    with engine.connect(settings) as client, _stop_on_signals(announce=False) as (stop, _received):
+    with _stop_on_signals(announce=False) as (stop, _received), engine.connect(settings, stop) as client:
         Watcher(settings, client, WatchOptions(prune=prune, dry_run=dry_run, namespaces=namespaces), view, stop).run()
     click.echo("Stopped watching.", err=True)
     return EXIT_OK
@@ -406,8 +417,9 @@ def demo(config_file) -> int:
                 result = engine.plan(settings, engine.PlanRequest(), client)
                 click.echo(render_plan(result, "text"), nl=False, color=use_color())
                 if step == "apply":
-                    report = engine.apply(result, client, settings)
-                    click.echo(text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+                    with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
+                        report = engine.apply(result, client, settings)
+                    click.echo("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
                     if not report.ok:
                         return EXIT_ERROR
                 click.echo()

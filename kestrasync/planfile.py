@@ -9,11 +9,10 @@ credentials, and it is created readable by its owner only, since flow sources ca
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from kestrasync.errors import PlanFileError
+from kestrasync.files import write_atomically
 from kestrasync.model import (
     PLAN_FORMAT_VERSION,
     Action,
@@ -33,19 +32,8 @@ from kestrasync.render.json import plan_to_dict
 def save_plan(plan: Plan, path: Path) -> None:
     """Write atomically with mode 0600: a reader never sees half a plan."""
     data = json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False).encode("utf-8")
-    directory = path.absolute().parent
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, data, mode=0o600)
     except OSError as error:
         raise PlanFileError(f"cannot write plan file {path}: {error.strerror}") from None
 

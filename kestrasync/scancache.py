@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from kestrasync import __version__
 from kestrasync.errors import FlowFileError
+from kestrasync.files import write_atomically
 from kestrasync.model import FlowKey, LocalFlow, SourceLocation
 
 Result = tuple[list[LocalFlow], list[FlowFileError]]
@@ -93,16 +93,12 @@ class ScanCache:
         """Write the entries this scan used, atomically; a cache that cannot be written is skipped."""
         if self._new == self._old:
             return
-        temporary = None
+        data = json.dumps({"stamp": self.stamp, "entries": self._new}, separators=(",", ":")).encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(prefix=".scan-", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"stamp": self.stamp, "entries": self._new}, handle, separators=(",", ":"))
-            os.replace(temporary, self.path)
+            write_atomically(self.path, data)
         except OSError:
-            if temporary:
-                Path(temporary).unlink(missing_ok=True)
+            pass
 
 
 def entry_for(text: str | None, result: Result) -> list:

@@ -77,19 +77,15 @@ class Probe:
         return self._get(f"/flows/{namespace}/{flow_id}/revisions").json()
 
     def create(self, source: str) -> dict:
-        response = httpx.post(
-            f"{self.url}/api/v1/main/flows",
-            content=source.encode(),
-            headers={"Content-Type": "application/x-yaml"},
-            auth=self.auth,
-            timeout=10,
-        )
-        response.raise_for_status()
-        return response.json()
+        return self._write("POST", "/flows", source)
 
     def update(self, namespace: str, flow_id: str, source: str) -> dict:
-        response = httpx.put(
-            f"{self.url}/api/v1/main/flows/{namespace}/{flow_id}",
+        return self._write("PUT", f"/flows/{namespace}/{flow_id}", source)
+
+    def _write(self, method: str, path: str, source: str) -> dict:
+        response = httpx.request(
+            method,
+            f"{self.url}/api/v1/main{path}",
             content=source.encode(),
             headers={"Content-Type": "application/x-yaml"},
             auth=self.auth,
@@ -160,3 +156,32 @@ class WatchProcess:
         code = self.process.wait(timeout=15)
         self.drain(0.2)
         return code
+
+
+def run_on_terminal(args: list[str], env: dict, cwd: Path, answer: str | None = None, timeout: float = 30) -> tuple[int, str]:
+    """Run `python -m kestrasync ARGS` on a pseudo-terminal; type `answer` when it asks something.
+
+    Returns the exit code and everything it wrote (stdout and stderr share the terminal).
+    """
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "kestrasync", *args], stdin=follower, stdout=follower,
+                               stderr=follower, env=env, cwd=cwd)
+    os.close(follower)
+    output, answered = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the program exits
+            break
+        if not chunk:
+            break
+        output += chunk
+        if answer is not None and not answered and b"?" in output.rsplit(b"\n", 1)[-1]:
+            os.write(leader, answer.encode() + b"\n")
+            answered = True
+    code = process.wait(timeout=timeout)
+    os.close(leader)
+    return code, output.decode(errors="replace")

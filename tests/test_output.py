@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import pty
 import re
-import subprocess
-import sys
 
-from sync_support import flow_yaml, output_json
+from sync_support import flow_yaml, output_json, run_on_terminal
 from kestrasync.model import PLAN_FORMAT_VERSION
 
 
@@ -67,32 +64,10 @@ def test_text_has_no_colour_off_a_terminal_and_honours_no_color(repo, cli):
 def test_colour_on_a_terminal(repo, server):
     """Run the real program on a pseudo-terminal: colour appears, and NO_COLOR removes it."""
     repo.write("flows/etl.yml", flow_yaml("company", "etl"))
-
-    def run_on_terminal(no_color: bool) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-        env.update(KESTRA_URL=server.url, KESTRA_USERNAME=server.config.username, KESTRA_PASSWORD=server.config.password)
-        if no_color:
-            env["NO_COLOR"] = "1"
-        leader, follower = pty.openpty()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kestrasync", "plan"], stdout=follower, stderr=follower, env=env, cwd=repo.root
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closes when the program exits
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        process.wait(timeout=30)
-        os.close(leader)
-        return b"".join(chunks).decode()
-
-    assert "\x1b[32m" in run_on_terminal(no_color=False)
-    assert "\x1b[" not in run_on_terminal(no_color=True)
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(KESTRA_URL=server.url, KESTRA_USERNAME=server.config.username, KESTRA_PASSWORD=server.config.password)
+    assert "\x1b[32m" in run_on_terminal(["plan"], env, repo.root)[1]
+    assert "\x1b[" not in run_on_terminal(["plan"], {**env, "NO_COLOR": "1"}, repo.root)[1]
 
 
 def test_apply_report_table(repo, cli, probe):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
-from sync_support import flow_yaml, output_json
+from sync_support import flow_yaml, output_json, run_on_terminal
 
 ETL = flow_yaml("company.team", "etl", message="extract")
 NOTIFY = flow_yaml("company.team", "notify", message="ping")
@@ -168,6 +169,18 @@ def test_apply_without_terminal_or_auto_approve_refuses(repo, cli, probe):
     assert result.exit_code == 1
     assert "apply needs confirmation: run it on a terminal, or pass --auto-approve" in result.stderr
     assert probe.flows() == {}
+
+
+def test_apply_asks_on_a_terminal(repo, server, probe):
+    repo.write("flows/etl.yml", ETL)
+    env = {**os.environ, "KESTRA_URL": server.url, "KESTRA_USERNAME": server.config.username,
+           "KESTRA_PASSWORD": server.config.password}
+    code, output = run_on_terminal(["apply"], env, repo.root, answer="n")
+    assert code == 1 and "Apply these changes? [y/N]" in output
+    assert "Apply cancelled; nothing was changed." in output and probe.flows() == {}
+    code, output = run_on_terminal(["apply"], env, repo.root, answer="y")
+    assert code == 0 and "Apply complete: 1 applied" in output
+    assert probe.flows()["company.team/etl"] == (1, ETL)
 
 
 def test_namespace_and_target_narrow_the_plan(repo, cli):
