@@ -21,7 +21,7 @@ import click
 
 from kestrasync import engine
 from kestrasync.config import Settings, load_settings
-from kestrasync.errors import ConfigError, KestraSyncError
+from kestrasync.errors import ConfigError, KestraSyncError, ServerUnreachable
 from kestrasync.model import ApplyReport, FlowKey, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.render import json as json_render
@@ -308,9 +308,13 @@ def validate(paths, offline, **options) -> int:
     if offline or not settings.url:
         return EXIT_OK
     with engine.connect(settings) as client:
-        diagnostics = engine.validate_flows(flows, client)
+        try:
+            diagnostics = engine.validate_flows(flows, client)
+        except ServerUnreachable as error:
+            click.echo(f"Warning: {error} Only the local checks were made.", err=True)
+            return EXIT_OK
     for line in text_render.render_diagnostics(diagnostics, use_color()):
-        click.echo(line, err=bool(diagnostics))
+        click.echo(line, err=True)
     click.echo(f"The server at {settings.url} validated {len(flows)} flow(s).")
     return EXIT_OK
 

@@ -217,3 +217,37 @@ def test_server_revision_line_is_ignored_like_kestra(repo, cli, probe):
     probe.create("revision: 7\n" + ETL)
     repo.write("flows/etl.yml", ETL)
     assert "No changes. 1 flow(s) match the server." in cli("plan").stdout
+
+
+def test_server_validation_goes_in_batches_and_lone_dashes(repo, cli, server):
+    for n in range(120):
+        repo.write(f"flows/f{n:03d}.yml", flow_yaml("company", f"f{n:03d}"))
+    # The second document's text starts with `---`: Kestra's validate would split it, so it goes alone.
+    repo.write("flows/two.yml", flow_yaml("company", "one") + "---\n" + flow_yaml("company", "two"))
+    assert cli("plan").exit_code == 0
+    assert server.request_counts()["POST /api/v1/{tenant}/flows/validate"] == 3 + 1  # 121 in batches of 50, 1 alone
+
+
+def test_export_refused_falls_back_to_one_read_per_flow(repo, cli, server, probe):
+    for n in range(5):
+        probe.create(flow_yaml("company", f"f{n}"))
+        repo.write(f"flows/f{n}.yml", flow_yaml("company", f"f{n}", message="new" if n == 0 else "hello"))
+    server.reset(store=False, counters=True, faults=True)
+    server.add_fault(route="/api/v1/{tenant}/flows/export/by-query", status=500, count=1)
+    result = cli("plan", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [c["flow"] for c in output_json(result)["changes"]] == ["company/f0"]
+    assert server.request_counts()["GET /api/v1/{tenant}/flows/{namespace}/{id}"] == 5
+
+
+def test_validate_command_uses_the_server_when_it_answers(repo, cli, server):
+    repo.write("flows/ok.yml", flow_yaml("company", "ok"))
+    assert "The server at" in cli("validate").stdout
+    repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="labels:\n  system.team: x\n"))
+    result = cli("validate")
+    assert result.exit_code == 1
+    assert "flows/bad.yml:1:1: " in result.stderr and "System labels" in result.stderr
+    offline = cli("validate", "--offline")
+    assert offline.exit_code == 0 and "2 flow(s) pass the local checks." in offline.stdout
+    down = cli("validate", "--url", "http://127.0.0.1:9")
+    assert down.exit_code == 0 and "Only the local checks were made." in down.stderr
