@@ -122,8 +122,11 @@ def settings_from(options: dict) -> Settings:
     }
     if insecure:
         overrides["verify_tls"] = False
-        click.echo("Warning: TLS certificates are not verified (--insecure).", err=True)
-    return load_settings(options.pop("config_file", None), overrides=overrides)
+    settings = load_settings(options.pop("config_file", None), overrides=overrides)
+    if not settings.verify_tls:
+        source = "--insecure" if insecure else "server.verify_tls: false"
+        click.echo(f"Warning: TLS certificates are not verified ({source}).", err=True)
+    return settings
 
 
 def plan_request(options: dict, validate: bool = True) -> engine.PlanRequest:

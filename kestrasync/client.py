@@ -14,6 +14,7 @@ import io
 import json
 import struct
 import random
+import ssl
 import threading
 import time
 import zipfile
@@ -335,8 +336,20 @@ class KestraClient:
             self.requests_sent += 1
         try:
             response = self.http.request(method, path, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        except httpx.ConnectError as error:
+            if isinstance(error.__context__, ssl.SSLCertVerificationError):  # not transient: say what to do
+                raise ServerUnreachable(
+                    f"The TLS certificate of {self.url} could not be verified ({error.__context__.verify_message}); "
+                    "pass --ca-cert FILE with the CA that signed it, or --insecure to skip verification."
+                ) from None
             raise _Retryable(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.")) from None
+        except httpx.ConnectTimeout as error:
+            raise _Retryable(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.")) from None
+        except httpx.TooManyRedirects:
+            raise ApiError(
+                f"The Kestra server at {self.url} redirected {method} {path} too many times; check the URL.",
+                status=0, method=method, path=path,
+            ) from None
         except httpx.TransportError as error:
             raise _Retryable(
                 ServerUnreachable(f"The Kestra server at {self.url} did not answer {method} {path}: {_reason(error)}.")
@@ -359,7 +372,9 @@ class KestraClient:
 
     def _error(self, response: httpx.Response, method: str, path: str) -> Exception:
         status = response.status_code
-        where = f"{self.url}"
+        where = self.url
+        if response.history:  # the answer came from where a redirect led (without our credentials if elsewhere)
+            where = f"{self.url} (redirected to {response.url.scheme}://{response.url.netloc.decode()})"
         if status == 401:
             return AuthRejected(
                 f"The Kestra server at {where} refused {self.credentials.describe()} (401 Unauthorized); "

@@ -8,6 +8,7 @@ Every bad value is reported with the file, line and key it came from.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,14 +63,16 @@ class Settings:
         return ScanOptions(root=self.root, include=self.include, exclude=excluded, max_file_bytes=self.max_file_size)
 
 
-# The file's schema: key -> (Settings field, type); nested mappings are dicts.
+# The file's schema: key -> (Settings field, type[, bound]); nested mappings are dicts. A bound of
+# POSITIVE means "greater than 0", a number "at least that", a pattern "every item matches it".
+POSITIVE = "positive"
 _SCHEMA: dict = {
     "server": {
         "url": ("url", str),
         "tenant": ("tenant", str),
-        "timeout": ("timeout", float),
-        "retries": ("retries", int),
-        "retry_backoff": ("retry_backoff", float),
+        "timeout": ("timeout", float, POSITIVE),
+        "retries": ("retries", int, 0),
+        "retry_backoff": ("retry_backoff", float, 0),
         "verify_tls": ("verify_tls", bool),
         "ca_cert": ("ca_cert", str),
     },
@@ -77,22 +80,22 @@ _SCHEMA: dict = {
         "paths": ("paths", list),
         "include": ("include", list),
         "exclude": ("exclude", list),
-        "max_file_size": ("max_file_size", int),
+        "max_file_size": ("max_file_size", int, POSITIVE),
     },
-    "namespaces": ("namespaces", list),
+    "namespaces": ("namespaces", list, NAMESPACE),
     "prune": {
         "enabled": ("prune", bool),
-        "max_deletes": ("max_deletes", int),
+        "max_deletes": ("max_deletes", int, 0),
         "allow_empty": ("allow_empty", bool),
-        "protected_namespaces": ("protected", list),
+        "protected_namespaces": ("protected", list, NAMESPACE),
     },
-    "apply": {"parallelism": ("parallelism", int)},
+    "apply": {"parallelism": ("parallelism", int, POSITIVE)},
     "lock": {
         "enabled": ("lock", bool),
         "namespace": ("lock_namespace", str),
         "key": ("lock_key", str),
-        "ttl": ("lock_ttl", int),
-        "timeout": ("lock_timeout", float),
+        "ttl": ("lock_ttl", int, POSITIVE),
+        "timeout": ("lock_timeout", float, 0),
     },
 }
 
@@ -172,12 +175,12 @@ def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> d
                 raise ConfigError(f"'{prefix}{name}' must be a mapping", where)
             values.update(_read_section(value, spec, shown, f"{prefix}{name}."))
         else:
-            target, kind = spec
-            values[target] = _typed(value, kind, f"{prefix}{name}", shown)
+            target, kind, *bound = spec
+            values[target] = _typed(value, kind, f"{prefix}{name}", shown, *bound)
     return values
 
 
-def _typed(node: Node, kind: type, name: str, shown: str) -> object:
+def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.Pattern | None = None) -> object:
     where = SourceLocation(shown, node.start_mark.line + 1, node.start_mark.column + 1)
     value = to_python(node)
     if kind is list:
@@ -185,12 +188,19 @@ def _typed(node: Node, kind: type, name: str, shown: str) -> object:
             value = [value]
         if not isinstance(node, (SequenceNode, ScalarNode)) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"'{name}' must be a list of text values", where)
+        for item in value:
+            if isinstance(bound, re.Pattern) and not bound.fullmatch(item):
+                raise ConfigError(f"'{name}': namespace '{item}' is not a valid Kestra namespace", where)
         return tuple(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         expected = {str: "a text value", int: "a whole number", float: "a number", bool: "true or false"}[kind]
         raise ConfigError(f"'{name}' must be {expected}, not {value!r}", where)
+    if bound == POSITIVE and value <= 0:
+        raise ConfigError(f"'{name}' must be greater than 0", where)
+    if isinstance(bound, int) and value < bound:
+        raise ConfigError(f"'{name}' must be {bound} or more", where)
     return value
 
 
@@ -231,7 +241,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, object]:
 
 
 def _check(settings: Settings) -> None:
-    """Cross-field rules that no single value can break alone."""
+    """Rules across values, whatever their source (file values were range-checked where they were read;
+    flags by click)."""
     if settings.url is not None:
         parts = urlsplit(settings.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -242,13 +253,4 @@ def _check(settings: Settings) -> None:
             )
     if settings.password and not settings.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
-    for number in ("timeout", "max_file_size", "parallelism", "lock_ttl"):
-        if getattr(settings, number) <= 0:
-            raise ConfigError(f"{number} must be greater than 0")
-    for number in ("retries", "max_deletes", "retry_backoff", "lock_timeout"):
-        if getattr(settings, number) < 0:
-            raise ConfigError(f"{number} must be 0 or more")
-    for namespace in settings.namespaces:
-        if not NAMESPACE.fullmatch(namespace):
-            raise ConfigError(f"namespace '{namespace}' is not a valid Kestra namespace")
 

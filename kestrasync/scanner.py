@@ -274,7 +274,11 @@ def _walk(directory: Path | str, wanted: FileFilter, errors: list[FlowFileError]
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # a symbolic link to itself: following it fails
+            is_dir = False
+        if is_dir:
             if not wanted.excluded(entry.path):
                 yield from _walk(entry.path, wanted, errors, ancestors + (identity,))
         elif entry.is_file():

@@ -62,6 +62,11 @@ class Document:
 
 
 def _problem_from(error: yaml.YAMLError, text: str) -> YamlProblem:
+    if isinstance(error, yaml.reader.ReaderError):  # a character YAML forbids; libyaml gives its byte offset
+        before = text.encode("utf-8")[: error.position].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        return YamlProblem(line, column, f"YAML syntax error: the control character U+{ord(text[len(before)]):04X} is not allowed")
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
@@ -223,9 +228,12 @@ def load_mapping(text: str) -> tuple[MappingNode | None, dict]:
 
 
 def parse_source(text: str):
-    """The typed value of a flow source's first document, or None when it does not parse."""
+    """The typed value of a flow source's first document; None when it does not parse or uses
+    aliases, whose expansion could be exponential (a server may hold any text)."""
     try:
         documents = compose_documents(text)
+        if documents:
+            check_tree(documents[0].node, may_alias="&" in text)
     except YamlProblem:
         return None
     return to_python(documents[0].node) if documents else None

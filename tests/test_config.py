@@ -67,7 +67,7 @@ def test_dotenv_in_working_directory_is_read_and_environment_wins(repo):
         ("server:\n  url: a\n  url: b\n", "kestra-sync.yaml:3:3: duplicate key 'url'"),
         ("server:\n  url: [\n", "kestra-sync.yaml:3:1: YAML syntax error"),
         ("namespaces: [Company]\n", "namespace 'Company' is not a valid Kestra namespace"),
-        ("apply:\n  parallelism: 0\n", "parallelism must be greater than 0"),
+        ("apply:\n  parallelism: 0\n", "kestra-sync.yaml:2:16: 'apply.parallelism' must be greater than 0"),
         ("- a\n", "kestra-sync.yaml:1:1: expected a mapping"),
     ],
 )
