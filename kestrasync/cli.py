@@ -233,13 +233,16 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
     options.update(lock_timeout=lock_timeout, lock=False if no_lock else None)
     settings = settings_from(options)
     request = plan_request(options)
+    # Bad files or plan files are refused before anything, the lock included, is written to the server.
+    saved = load_plan(plan_file) if plan_file else None
+    local = None if plan_file else engine.scan_repository(settings)
     with _stop_on_signals() as (stop, received), engine.connect(settings, stop) as client:
         with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
-            if plan_file:
-                result = load_plan(plan_file)
+            if saved:
+                result = saved
                 engine.check_fresh(result, client)
             else:
-                result = engine.plan(settings, request, client)
+                result = engine.plan(settings, request, client, local)
             if output_format == "text":
                 click.echo(render_plan(result, "text"), nl=False, color=use_color())
             if not result.has_changes:

@@ -337,9 +337,10 @@ class KestraClient:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.ConnectError as error:
-            if isinstance(error.__context__, ssl.SSLCertVerificationError):  # not transient: say what to do
+            certificate = _cause(error, ssl.SSLCertVerificationError)
+            if certificate is not None:  # not transient: say what to do instead of retrying
                 raise ServerUnreachable(
-                    f"The TLS certificate of {self.url} could not be verified ({error.__context__.verify_message}); "
+                    f"The TLS certificate of {self.url} could not be verified ({certificate.verify_message}); "
                     "pass --ca-cert FILE with the CA that signed it, or --insecure to skip verification."
                 ) from None
             raise _Retryable(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}.")) from None
@@ -471,6 +472,17 @@ def _key_of(source: str) -> FlowKey | None:
     value = parse_source(source)
     if isinstance(value, dict) and isinstance(value.get("namespace"), str) and value.get("id") is not None:
         return FlowKey(value["namespace"], str(value["id"]))
+    return None
+
+
+def _cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in the chain of causes and contexts behind `error`."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
     return None
 
 

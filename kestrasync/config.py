@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kestrasync.errors import ConfigError
 from kestrasync.model import SourceLocation
 from kestrasync.scanner import NAMESPACE, ScanOptions, display_path
-from kestrasync.yamltext import YamlProblem, load_mapping, to_python
+from kestrasync.yamltext import YamlProblem, decode_utf8, load_mapping, to_python
 
 CONFIG_NAME = "kestra-sync.yaml"
 CREDENTIAL_KEYS = frozenset({"username", "password", "token", "api_token", "apiToken"})
@@ -139,19 +139,21 @@ def load_settings(
 def read_config_file(path: Path) -> dict[str, object]:
     shown = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {shown}: {getattr(error, 'strerror', None) or error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read {shown}: {error.strerror}") from None
     try:
-        node, _ = load_mapping(text)
+        node, _ = load_mapping(decode_utf8(data))
     except YamlProblem as problem:
         raise ConfigError(problem.message, SourceLocation(shown, problem.line, problem.column)) from None
     if node is None:
         return {}
     values = _read_section(node, _SCHEMA, shown, "")
     base = path.parent.absolute()
-    if "paths" in values:
-        values["paths"] = tuple(base / p for p in values["paths"])  # relative to the file, not the cwd
+    if "paths" in values:  # paths in the file are relative to the file, not to the working directory
+        values["paths"] = tuple(base / p for p in values["paths"])
+    if "ca_cert" in values:
+        values["ca_cert"] = str(base / values["ca_cert"])
     return values
 
 

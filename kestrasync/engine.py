@@ -7,6 +7,7 @@ functions. Nothing here prints.
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,13 +47,19 @@ def connect(settings: Settings, stop: threading.Event | None = None) -> KestraCl
     failed requests are no longer retried."""
     if not settings.url:
         raise ConfigError("no Kestra server URL: set KESTRA_URL, pass --url, or set server.url in kestra-sync.yaml")
+    verify: bool | ssl.SSLContext = settings.verify_tls
+    if settings.ca_cert:
+        try:
+            verify = ssl.create_default_context(cafile=settings.ca_cert)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(f"the CA bundle {settings.ca_cert} cannot be used: {error}") from None
     return KestraClient(
         settings.url,
         tenant=settings.tenant,
         credentials=Credentials(settings.username, settings.password, settings.token),
         timeout=settings.timeout,
         retry=RetryPolicy(attempts=settings.retries, base_delay=settings.retry_backoff),
-        verify=settings.ca_cert or settings.verify_tls,
+        verify=verify,
         max_connections=max(settings.parallelism, 8),
         stop=stop,
     )
@@ -89,13 +96,17 @@ def read_server(client: KestraClient, options: PlanOptions, parallelism: int) ->
     return client.read_flows(options.ownership.scopes, parallelism)
 
 
-def plan(settings: Settings, request: PlanRequest, client: KestraClient) -> Plan:
-    """Scan the files, read the server, and plan (validated by the server unless asked not to).
+def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: Sequence[LocalFlow] | None = None) -> Plan:
+    """Scan the files (unless `local` flows are given), read the server, and plan (validated by the
+    server unless asked not to).
 
     When the owned namespaces are configured, the server is read while the files are scanned:
     one waits on the network, the other on the CPU.
     """
-    if settings.namespaces:
+    if local is not None:
+        options = plan_options(settings, request, local)
+        remote = read_server(client, options, settings.parallelism)
+    elif settings.namespaces:
         with ThreadPoolExecutor(max_workers=1) as pool:
             scopes = Ownership(prefixes=settings.namespaces).scopes
             reading = pool.submit(client.read_flows, scopes, settings.parallelism)

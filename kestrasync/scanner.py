@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kestrasync.errors import FlowFileError, ScanFailed
 from kestrasync.model import FlowKey, LocalFlow, SourceLocation
 from kestrasync.scancache import Result, ScanCache, digest, entry_for
-from kestrasync.yamltext import YamlProblem, check_tree, compose_documents
+from kestrasync.yamltext import YamlProblem, check_tree, compose_documents, decode_utf8
 
 FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 TASK_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")  # tasks and triggers: no dots
@@ -276,12 +276,13 @@ def _walk(directory: Path | str, wanted: FileFilter, errors: list[FlowFileError]
             continue
         try:
             is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
         except OSError:  # a symbolic link to itself: following it fails
-            is_dir = False
+            is_dir = is_file = False
         if is_dir:
             if not wanted.excluded(entry.path):
                 yield from _walk(entry.path, wanted, errors, ancestors + (identity,))
-        elif entry.is_file():
+        elif is_file:
             if wanted.wants(entry.path):
                 yield Path(entry.path)
         elif entry.is_symlink() and wanted.wants(entry.path):
@@ -348,13 +349,9 @@ def _scan_bytes(data: bytes, shown: str) -> tuple[str | None, Result]:
 def _decode(data: bytes, shown: str) -> str:
     """UTF-8 text without a byte-order mark: what Kestra stores is what the user sees."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise FlowFileError(
-            SourceLocation(shown, line, column), f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8"
-        ) from None
+        text = decode_utf8(data)
+    except YamlProblem as problem:
+        raise FlowFileError(SourceLocation(shown, problem.line, problem.column), problem.message) from None
     if text.startswith("\ufeff"):
         raise FlowFileError(
             SourceLocation(shown),

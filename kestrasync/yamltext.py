@@ -78,6 +78,16 @@ def _problem_from(error: yaml.YAMLError, text: str) -> YamlProblem:
     return YamlProblem(mark.line + 1, mark.column + 1, message)
 
 
+def decode_utf8(data: bytes) -> str:
+    """The text of UTF-8 bytes; a YamlProblem at the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise YamlProblem(line, column, f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8") from None
+
+
 def compose_documents(text: str, encoded: bytes | None = None) -> list[Document]:
     """Split a stream into its non-empty documents, each with the exact text Kestra should store.
 

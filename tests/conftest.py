@@ -46,8 +46,10 @@ def server(kestra_emulator):
 
 
 @pytest.fixture
-def probe(server) -> Probe:
-    return Probe(server.url, (server.config.username, server.config.password))
+def probe(server):
+    reader = Probe(server.url, (server.config.username, server.config.password))
+    yield reader
+    reader.close()
 
 
 @pytest.fixture
