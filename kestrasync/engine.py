@@ -103,18 +103,14 @@ def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: 
     When the owned namespaces are configured, the server is read while the files are scanned:
     one waits on the network, the other on the CPU.
     """
-    if local is not None:
-        options = plan_options(settings, request, local)
-        remote = read_server(client, options, settings.parallelism)
-    elif settings.namespaces:
+    if local is None and settings.namespaces:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            scopes = Ownership(prefixes=settings.namespaces).scopes
-            reading = pool.submit(client.read_flows, scopes, settings.parallelism)
+            reading = pool.submit(client.read_flows, Ownership(prefixes=settings.namespaces).scopes, settings.parallelism)
             local = scan_repository(settings)
             remote = reading.result()
         options = plan_options(settings, request, local)
     else:
-        local = scan_repository(settings)
+        local = scan_repository(settings) if local is None else local
         options = plan_options(settings, request, local)
         remote = read_server(client, options, settings.parallelism)
     return plan_against(local, remote, settings, options, client, request.validate)

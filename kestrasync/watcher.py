@@ -24,7 +24,7 @@ from kestrasync import engine
 from kestrasync.applier import apply_plan
 from kestrasync.client import KestraClient
 from kestrasync.config import Settings
-from kestrasync.errors import FlowFileError, KestraSyncError, ScanFailed, ServerUnreachable
+from kestrasync.errors import ConfigError, FlowFileError, KestraSyncError, ScanFailed, ServerUnreachable
 from kestrasync.model import ApplyReport, ApplyResult, Change, FlowKey, LocalFlow, Plan, RemoteFlow, ResultStatus
 from kestrasync.scanner import FileFilter, find_files, read_flow_file
 
@@ -73,6 +73,8 @@ def _modified_at(path: Path) -> float:
 
 
 class Watcher:
+    """The watch loop's state and steps; `run` blocks until `stop` is set."""
+
     def __init__(self, settings: Settings, client: KestraClient, options: WatchOptions, view: WatchView, stop: threading.Event):
         self.settings = settings
         self.client = client
@@ -87,10 +89,12 @@ class Watcher:
 
     def run(self) -> None:
         """Sync everything, then follow the files until `stop` is set."""
+        roots = [p for p in self.settings.paths if p.exists()]
+        if not roots:
+            raise ConfigError(f"nothing to watch: {', '.join(map(str, self.settings.paths))} does not exist")
         loaded_at = time.time()
         self._load_all()
         self._full_sync()
-        roots = [p for p in self.settings.paths if p.exists()]
         watching = False
         for changes in watchfiles.watch(
             *roots,
