@@ -27,15 +27,21 @@ def apply_plan(
     parallelism: int = 8,
     on_result: ResultCallback | None = None,
     stop: threading.Event | None = None,
+    keep_going: bool = False,
 ) -> ApplyReport:
-    """Apply every change of `plan`; failures and skips are results, not exceptions."""
+    """Apply every change of `plan`; failures and skips are results, not exceptions.
+
+    By default the first failure stops new work. With `keep_going` (watch), the other changes go on;
+    only those that depend on a failed change are skipped.
+    """
     stop = stop or threading.Event()
     writes = [c for c in plan.changes if c.action is not Action.DELETE]
     deletes = [c for c in plan.changes if c.action is Action.DELETE]
     results: list[ApplyResult] = []
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         for phase in (writes, deletes):
-            results += _run_phase(phase, client, pool, parallelism, on_result, stop, halted=_halted(results))
+            halted = not keep_going and _halted(results)
+            results += _run_phase(phase, client, pool, parallelism, on_result, stop, halted, keep_going)
     return ApplyReport(tuple(results), interrupted=stop.is_set())
 
 
@@ -51,6 +57,7 @@ def _run_phase(
     on_result: ResultCallback | None,
     stop: threading.Event,
     halted: bool,
+    keep_going: bool,
 ) -> list[ApplyResult]:
     pending = list(changes)
     done: set = set()
@@ -62,7 +69,7 @@ def _run_phase(
                 pending.remove(change)
                 running[pool.submit(apply_change, change, client)] = change
         if not running:
-            break
+            break  # nothing in flight and nothing ready: the rest waits for a failed change
         finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
         for future in finished:
             running.pop(future)
@@ -70,7 +77,7 @@ def _run_phase(
             results.append(result)
             if result.status is ResultStatus.APPLIED:
                 done.add(result.change.key)
-            else:
+            elif not keep_going:
                 halted = True
             if on_result:
                 on_result(result)

@@ -20,8 +20,8 @@ from pathlib import Path
 import click
 
 from kestrasync import engine
-from kestrasync.config import Settings, load_settings
-from kestrasync.errors import ConfigError, KestraSyncError, ServerUnreachable
+from kestrasync.config import Settings, find_config, load_settings
+from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, ServerUnreachable
 from kestrasync.model import ApplyReport, FlowKey, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.render import json as json_render
@@ -131,7 +131,7 @@ def settings_from(options: dict) -> Settings:
 
 def plan_request(options: dict, validate: bool = True) -> engine.PlanRequest:
     try:
-        targets = tuple(FlowKey.parse(t) for t in options.pop("targets", ()))
+        targets = frozenset(FlowKey.parse(t) for t in options.pop("targets", ())) or None
     except ValueError as error:
         raise ConfigError(f"--target: {error}") from None
     return engine.PlanRequest(
@@ -237,21 +237,23 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
     saved = load_plan(plan_file) if plan_file else None
     local = None if plan_file else engine.scan_repository(settings)
     with _stop_on_signals() as (stop, received), engine.connect(settings, stop) as client:
-        with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
-            if saved:
-                result = saved
-                engine.check_fresh(result, client)
-            else:
-                result = engine.plan(settings, request, client, local)
-            if output_format == "text":
-                click.echo(render_plan(result, "text"), nl=False, color=use_color())
-            if not result.has_changes:
-                if output_format == "json":
-                    click.echo(json_render.render_report(ApplyReport()), nl=False)
-                return EXIT_OK
-            if not plan_file and not auto_approve:
-                _confirm()
-            report = engine.apply(result, client, settings, stop=stop)
+        try:
+            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True), stop=stop):
+                if saved:
+                    engine.check_fresh(saved, client)
+                result = saved or engine.plan(settings, request, client, local)
+                if output_format == "text":
+                    click.echo(render_plan(result, "text"), nl=False, color=use_color())
+                if not result.has_changes:
+                    if output_format == "json":
+                        click.echo(json_render.render_report(ApplyReport()), nl=False)
+                    return EXIT_OK
+                if not plan_file and not auto_approve:
+                    _confirm()
+                report = engine.apply(result, client, settings, stop=stop)
+        except Interrupted as error:  # while waiting for the lock: nothing was applied
+            show_error(error)
+            return 128 + received[0]
     if output_format == "json":
         click.echo(json_render.render_report(report), nl=False)
     else:
@@ -417,24 +419,28 @@ def demo(config_file) -> int:
     """
     from kestrasync.emulator import EmulatorServer
 
+    if config_file is None and find_config(Path.cwd()) is None:
+        raise ConfigError("no kestra-sync.yaml here or above: run the demo from a clone of the kestra-sync repository")
     with EmulatorServer() as emulator:
         config = emulator.config
         settings = load_settings(config_file, overrides={"url": emulator.url, "username": config.username, "password": config.password})
         click.echo(f"Started the Kestra emulator at {emulator.url} (user {config.username}).\n")
         with engine.connect(settings) as client:
-            for step in ("plan", "apply", "plan"):
-                click.echo(click.style(f"$ kestra-sync {step}{' --auto-approve' if step == 'apply' else ''}", bold=True), color=use_color())
+
+            def step(command: str) -> Plan:
+                click.echo(click.style(f"$ kestra-sync {command}", bold=True), color=use_color())
                 result = engine.plan(settings, engine.PlanRequest(), client)
                 click.echo(render_plan(result, "text"), nl=False, color=use_color())
-                if step == "apply":
-                    with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
-                        report = engine.apply(result, client, settings)
-                    click.echo("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
-                    if not report.ok:
-                        return EXIT_ERROR
-                click.echo()
-    if result.has_changes:
-        click.echo("Error: the second plan still shows changes.", err=True)
-        return EXIT_ERROR
+                return result
+
+            step("plan")
+            click.echo()
+            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
+                report = engine.apply(step("apply --auto-approve"), client, settings)
+            click.echo("\n" + text_render.render_report(report, color=use_color()), color=use_color())
+            if not report.ok or step("plan").has_changes:
+                click.echo("Error: the server does not match the files after the apply.", err=True)
+                return EXIT_ERROR
+            click.echo()
     click.echo("Done: the second plan shows no changes, so the server matches the files.")
     return EXIT_OK

@@ -29,10 +29,11 @@ import httpx
 
 from kestrasync.errors import ApiError, AuthRejected, ServerUnreachable
 from kestrasync.model import FlowKey, RemoteFlow
-from kestrasync.yamltext import parse_source
+from kestrasync.yamltext import body_of, parse_source
 
 YAML = "application/x-yaml"
 SEARCH_PAGE_SIZE = 1000
+SEARCH_ORDER = ["namespace:asc", "id:asc"]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 VALIDATE_BATCH = 50
 
@@ -138,11 +139,7 @@ class KestraClient:
 
     def read_flows(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, RemoteFlow]:
         """Every live flow under the namespace prefixes `scopes`: per scope a search for revisions, then an export."""
-        found: dict[FlowKey, RemoteFlow] = {}
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
-            for flows in pool.map(lambda scope: self._read_scope(scope, parallelism), scopes):
-                found.update(flows)
-        return found
+        return _per_scope(lambda scope: self._read_scope(scope, parallelism), scopes, parallelism)
 
     def _read_scope(self, scope: str, parallelism: int) -> dict[FlowKey, RemoteFlow]:
         # Search before export: a flow saved in between then shows a newer source with an older
@@ -171,7 +168,8 @@ class KestraClient:
         return revisions
 
     def _search_page(self, scope: str, page: int) -> tuple[dict[FlowKey, int], int]:
-        params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE, "page": page}
+        # Kestra has no default order: without one, concurrent pages could skip or repeat flows.
+        params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE, "page": page, "sort": SEARCH_ORDER}
         body = self._json("GET", "/flows/search", params=params)
         results = body.get("results") if isinstance(body, dict) else None
         total = body.get("total") if isinstance(body, dict) else None
@@ -181,11 +179,7 @@ class KestraClient:
 
     def read_revisions(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, int]:
         """Revisions of every live flow under `scopes`: what a saved plan's freshness is checked against."""
-        found: dict[FlowKey, int] = {}
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
-            for revisions in pool.map(lambda scope: self.search_revisions(scope, parallelism), scopes):
-                found.update(revisions)
-        return found
+        return _per_scope(lambda scope: self.search_revisions(scope, parallelism), scopes, parallelism)
 
     def export_sources(self, scope: str, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
         """Sources of the flows under `scope`, from one ZIP export, matched to `keys`.
@@ -252,30 +246,18 @@ class KestraClient:
         self._send("DELETE", _flow_path(key), allow={404})
 
     def validate(self, sources: Sequence[str]) -> list[dict]:
-        """Kestra's validation of each source, in order (one result per source).
+        """Kestra's validation of each source, in order (one result per source), in batches.
 
-        Kestra splits the body on `\\n---` lines, so a source holding such a line goes alone.
+        Kestra splits the body on `\n---` lines, so each source goes without its leading `---` lines.
         """
         results: list[dict] = []
-        batch: list[str] = []
-
-        def flush() -> None:
-            if batch:
-                body = "\n---\n".join(batch)
-                answer = self._json("POST", "/flows/validate", content=body.encode("utf-8"), headers={"Content-Type": YAML})
-                if not isinstance(answer, list) or len(answer) != len(batch):
-                    raise self._unexpected("POST", "/flows/validate", "a validation answer that does not match the flows sent")
-                results.extend(answer)
-                batch.clear()
-
-        for source in sources:
-            alone = "\n---" in source or source.startswith("---")
-            if alone or len(batch) >= VALIDATE_BATCH:
-                flush()
-            batch.append(source)
-            if alone:
-                flush()
-        flush()
+        for start in range(0, len(sources), VALIDATE_BATCH):
+            batch = [body_of(source) for source in sources[start : start + VALIDATE_BATCH]]
+            body = "\n---\n".join(batch).encode("utf-8")
+            answer = self._json("POST", "/flows/validate", content=body, headers={"Content-Type": YAML})
+            if not isinstance(answer, list) or len(answer) != len(batch):
+                raise self._unexpected("POST", "/flows/validate", "a validation answer that does not match the flows sent")
+            results.extend(answer)
         return results
 
     # -----------------------------------------------------------------------------------------
@@ -359,8 +341,8 @@ class KestraClient:
         if status < 300 or status in allow:
             return response
         error = self._error(response, method, path)
-        if status in RETRY_STATUSES:
-            raise _Retryable(error, response.headers.get("Retry-After"))
+        if status in RETRY_STATUSES:  # still failing after the retries, the server is as good as unreachable
+            raise _Retryable(ServerUnreachable(str(error)), response.headers.get("Retry-After"))
         raise error
 
     def _pause(self, attempt: int, retry_after: str | None) -> bool:
@@ -473,6 +455,15 @@ def _key_of(source: str) -> FlowKey | None:
     if isinstance(value, dict) and isinstance(value.get("namespace"), str) and value.get("id") is not None:
         return FlowKey(value["namespace"], str(value["id"]))
     return None
+
+
+def _per_scope(read: Callable[[str], dict], scopes: Sequence[str], parallelism: int) -> dict:
+    """The union of `read(scope)` over the scopes, read `parallelism` at a time."""
+    found: dict = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
+        for part in pool.map(read, scopes):
+            found.update(part)
+    return found
 
 
 def _cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node
 
 from kestrasync.errors import ConfigError
 from kestrasync.model import SourceLocation
@@ -123,14 +123,20 @@ def load_settings(
     cwd = cwd or Path.cwd()
     environ = dict(os.environ if environ is None else environ)
     config = config or find_config(cwd)
-    values: dict[str, object] = {}
+    root = (config.parent if config is not None else cwd).absolute()
+    # The repository is the config file's directory, wherever the command runs from: a scan of only
+    # the working directory would make a prune delete the flows declared elsewhere.
+    values: dict[str, object] = {"root": root, "paths": (root,)}
     if config is not None:
-        values.update(read_config_file(config))
-        values.update(config_file=config, root=config.parent.absolute())
-    else:
-        values.update(root=cwd.absolute(), paths=(cwd.absolute(),))
+        values.update(read_config_file(config), config_file=config)
     values.update(_from_environment({**read_dotenv(cwd / ".env"), **environ}))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if flags.keys() & {"username", "password"}:  # credentials come as a kind: a flag's kind wins whole
+        values.pop("token", None)
+    if "token" in flags:
+        values.pop("username", None)
+        values.pop("password", None)
+    values.update(flags)
     settings = replace(Settings(), **values)
     _check(settings)
     return settings
@@ -188,7 +194,7 @@ def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.
     if kind is list:
         if isinstance(value, str):
             value = [value]
-        if not isinstance(node, (SequenceNode, ScalarNode)) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"'{name}' must be a list of text values", where)
         for item in value:
             if isinstance(bound, re.Pattern) and not bound.fullmatch(item):
@@ -246,7 +252,11 @@ def _check(settings: Settings) -> None:
     """Rules across values, whatever their source (file values were range-checked where they were read;
     flags by click)."""
     if settings.url is not None:
-        parts = urlsplit(settings.url)
+        try:
+            parts = urlsplit(settings.url)
+            parts.port  # noqa: B018 - parses the port, raising ValueError when it is not a number
+        except ValueError as error:
+            raise ConfigError(f"the server URL is not a valid URL ({error})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("the server URL must start with http:// or https:// and name a host")
         if parts.username or parts.password:

@@ -37,7 +37,7 @@ class PlanRequest:
 
     prune: bool = False
     namespaces: tuple[str, ...] = ()
-    targets: tuple[FlowKey, ...] = ()
+    targets: frozenset[FlowKey] | None = None  # None: every flow
     ignore_cosmetic: bool = False
     validate: bool = True
 
@@ -65,12 +65,15 @@ def connect(settings: Settings, stop: threading.Event | None = None) -> KestraCl
     )
 
 
-def apply_lock(settings: Settings, client: KestraClient, warn: Callable[[str], None]) -> ApplyLock | nullcontext:
-    """The advisory lock an apply holds (a no-op with `lock.enabled: false` or --no-lock)."""
+def apply_lock(
+    settings: Settings, client: KestraClient, warn: Callable[[str], None], stop: threading.Event | None = None
+) -> ApplyLock | nullcontext:
+    """The advisory lock an apply holds (a no-op with `lock.enabled: false` or --no-lock); waiting
+    for it ends when `stop` is set."""
     if not settings.lock:
         return nullcontext()
     options = LockOptions(settings.lock_namespace, settings.lock_key, settings.lock_ttl, settings.lock_timeout)
-    return ApplyLock(client, options, warn=warn)
+    return ApplyLock(client, options, warn=warn, stop=stop)
 
 
 def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:
@@ -91,11 +94,6 @@ def plan_options(settings: Settings, request: PlanRequest, local: Sequence[Local
     )
 
 
-def read_server(client: KestraClient, options: PlanOptions, parallelism: int) -> dict[FlowKey, RemoteFlow]:
-    """The server's flows in the owned scope, in one bulk read per scope."""
-    return client.read_flows(options.ownership.scopes, parallelism)
-
-
 def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: Sequence[LocalFlow] | None = None) -> Plan:
     """Scan the files (unless `local` flows are given), read the server, and plan (validated by the
     server unless asked not to).
@@ -112,7 +110,7 @@ def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: 
     else:
         local = scan_repository(settings) if local is None else local
         options = plan_options(settings, request, local)
-        remote = read_server(client, options, settings.parallelism)
+        remote = client.read_flows(options.ownership.scopes, settings.parallelism)
     return plan_against(local, remote, settings, options, client, request.validate)
 
 

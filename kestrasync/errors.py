@@ -9,6 +9,7 @@
     ├── StalePlan                 a saved plan whose flows moved on the server
     ├── ValidationFailed          the server refused changed flows in validation
     ├── LockHeld                  another apply holds the advisory lock
+    ├── Interrupted               stopped by SIGINT/SIGTERM before anything was applied
     └── ServerError               talking to Kestra failed
         ├── ServerUnreachable     no answer (connection refused, DNS, timeout)
         ├── AuthRejected          401 / 403
@@ -95,6 +96,10 @@ class ValidationFailed(KestraSyncError):
 
 class LockHeld(KestraSyncError):
     """Another apply holds the advisory lock."""
+
+
+class Interrupted(KestraSyncError):
+    """Stopped by a signal before anything was applied (the CLI exits 128 + the signal's number)."""
 
 
 class ServerError(KestraSyncError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from kestrasync.client import KestraClient
-from kestrasync.errors import LockHeld
+from kestrasync.errors import Interrupted, KestraSyncError, LockHeld
 
 VERIFY_DELAY = 0.1  # seconds between writing the lock and reading it back
 POLL = 1.0  # seconds between looks while waiting for a held lock
@@ -53,12 +54,11 @@ def _iso(moment: float) -> str:
 class ApplyLock:
     """Context manager: `with ApplyLock(client, options, warn=...): apply...`."""
 
-    def __init__(self, client: KestraClient, options: LockOptions, *, warn: Callable[[str], None], clock=time.time, sleep=time.sleep):
+    def __init__(self, client: KestraClient, options: LockOptions, *, warn: Callable[[str], None], stop: threading.Event | None = None):
         self.client = client
         self.options = options
         self.warn = warn
-        self.clock = clock
-        self.sleep = sleep
+        self.stop = stop or threading.Event()
         self.token = uuid.uuid4().hex
         self.held = False
 
@@ -74,7 +74,7 @@ class ApplyLock:
         return f"{self.options.namespace}/{self.options.key}"
 
     def acquire(self) -> None:
-        deadline = self.clock() + self.options.timeout_seconds
+        deadline = time.time() + self.options.timeout_seconds
         while True:
             current = self.client.kv_get(self.options.namespace, self.options.key)
             if not isinstance(current, dict) or self._expired(current):
@@ -86,22 +86,22 @@ class ApplyLock:
                 if self._try_take():
                     return
                 continue
-            if self.clock() >= deadline:
+            if time.time() >= deadline:
                 raise LockHeld(
                     f"Another apply holds the lock {self.name}: {current.get('holder')} since {current.get('acquired')} "
                     f"(expires {current.get('expires')}). Nothing was applied; retry later, wait with "
                     "--lock-timeout SECONDS, or pass --no-lock if you are sure it is gone."
                 )
-            self.sleep(min(POLL, max(0.0, deadline - self.clock())))
+            self._wait(min(POLL, max(0.0, deadline - time.time())))
 
     def _expired(self, value: dict) -> bool:
         try:
-            return datetime.fromisoformat(value["expires"]).timestamp() <= self.clock()
+            return datetime.fromisoformat(value["expires"]).timestamp() <= time.time()
         except (KeyError, TypeError, ValueError):
             return True  # unreadable: nobody can be relying on it
 
     def _try_take(self) -> bool:
-        now = self.clock()
+        now = time.time()
         value = {
             "holder": holder_identity(),
             "token": self.token,
@@ -110,16 +110,24 @@ class ApplyLock:
         }
         # Kestra drops the entry itself a while after it expires; until then it shows who left it.
         self.client.kv_put(self.options.namespace, self.options.key, value, ttl_seconds=2 * self.options.ttl_seconds)
-        self.sleep(VERIFY_DELAY)
+        self._wait(VERIFY_DELAY)
         current = self.client.kv_get(self.options.namespace, self.options.key)
         self.held = isinstance(current, dict) and current.get("token") == self.token
         return self.held
 
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise Interrupted("Stopped while waiting for the apply lock; nothing was applied.")
+
     def release(self) -> None:
-        """Give the lock back, unless it was taken over meanwhile."""
+        """Give the lock back, unless it was taken over meanwhile. Best effort: a failure here must not
+        hide what the apply did, and the lock expires anyway."""
         if not self.held:
             return
-        current = self.client.kv_get(self.options.namespace, self.options.key)
-        if isinstance(current, dict) and current.get("token") == self.token:
-            self.client.kv_delete(self.options.namespace, self.options.key)
         self.held = False
+        try:
+            current = self.client.kv_get(self.options.namespace, self.options.key)
+            if isinstance(current, dict) and current.get("token") == self.token:
+                self.client.kv_delete(self.options.namespace, self.options.key)
+        except KestraSyncError as error:
+            self.warn(f"Warning: the apply lock {self.name} could not be released ({error}); it expires by itself.")

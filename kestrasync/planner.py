@@ -63,7 +63,7 @@ class PlanOptions:
     ownership: Ownership
     prune: bool = False
     namespaces: tuple[str, ...] = ()  # --namespace: only flows under these prefixes
-    targets: tuple[FlowKey, ...] = ()  # --target: only these flows
+    targets: frozenset[FlowKey] | None = None  # only these flows (--target); None: all
     protected: tuple[str, ...] = ("system",)
     max_deletes: int = 10
     allow_empty: bool = False
@@ -71,7 +71,7 @@ class PlanOptions:
 
     def selects(self, key: FlowKey) -> bool:
         return (not self.namespaces or any(in_namespace(key.namespace, n) for n in self.namespaces)) and (
-            not self.targets or key in self.targets
+            self.targets is None or key in self.targets
         )
 
     def is_protected(self, namespace: str) -> bool:

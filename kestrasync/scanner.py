@@ -26,7 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kestrasync.errors import FlowFileError, ScanFailed
 from kestrasync.model import FlowKey, LocalFlow, SourceLocation
 from kestrasync.scancache import Result, ScanCache, digest, entry_for
-from kestrasync.yamltext import YamlProblem, check_tree, compose_documents, decode_utf8
+from kestrasync.yamltext import YamlProblem, at, check_tree, compose_documents, decode_utf8
 
 FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 TASK_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")  # tasks and triggers: no dots
@@ -373,10 +373,6 @@ def read_flow_text(text: str, location: SourceLocation) -> LocalFlow:
     return _flow_from(documents[0].node, text, location)
 
 
-def _at(node: Node, message: str) -> YamlProblem:
-    return YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1, message)
-
-
 Fields = dict[str, Node]  # a mapping's values by key (keys are checked unique by check_tree)
 Task = tuple[MappingNode, Fields]
 
@@ -392,22 +388,22 @@ def _text(node: Node | None) -> str | None:
 def _flow_from(node: Node, text: str, location: SourceLocation) -> LocalFlow:
     if not isinstance(node, MappingNode):
         kind = "a list" if isinstance(node, SequenceNode) else "a single value"
-        raise _at(node, f"not a flow: the document is {kind}, a flow is a mapping with id, namespace and tasks")
+        raise at(node, f"not a flow: the document is {kind}, a flow is a mapping with id, namespace and tasks")
     check_tree(node, may_alias="&" in text)
     if len(text) > MAX_DOCUMENT_CODE_POINTS:
-        raise _at(node, f"the document is over Kestra's limit of {MAX_DOCUMENT_CODE_POINTS:,} characters")
+        raise at(node, f"the document is over Kestra's limit of {MAX_DOCUMENT_CODE_POINTS:,} characters")
     top = _fields(node)
     flow_id = _identifier(node, top, "id", FLOW_ID, MAX_ID_LENGTH)
     _check_keys(node)
     if flow_id in RESERVED_IDS:
-        raise _at(top["id"], f"'{flow_id}' is a reserved flow id in Kestra; choose another")
+        raise at(top["id"], f"'{flow_id}' is a reserved flow id in Kestra; choose another")
     key = FlowKey(_identifier(node, top, "namespace", NAMESPACE, MAX_NAMESPACE_LENGTH), flow_id)
     if _text(top.get("deleted")) in ("true", "True", "TRUE"):
         # Kestra would store the flow as deleted: it could never be seen, and every plan would create it again.
-        raise _at(top["deleted"], "`deleted: true` hides a flow on Kestra; remove the file (and apply with --prune) instead")
+        raise at(top["deleted"], "`deleted: true` hides a flow on Kestra; remove the file (and apply with --prune) instead")
     tasks = top.get("tasks")
     if type(tasks) is not SequenceNode or not tasks.value:
-        raise _at(tasks or node, "`tasks` must be a non-empty list of tasks")
+        raise at(tasks or node, "`tasks` must be a non-empty list of tasks")
     all_tasks = [task for name in TOP_TASK_KEYS if name in top for task in _tasks(top[name], "task")]
     _check_unique_ids(all_tasks)
     triggers = _tasks(top["triggers"], "trigger") if "triggers" in top else []
@@ -419,30 +415,30 @@ def _check_keys(flow: MappingNode) -> None:
         if key.value not in FLOW_KEYS:
             close = difflib.get_close_matches(key.value, FLOW_KEYS, n=1)
             hint = f"; did you mean `{close[0]}`?" if close else ""
-            raise _at(key, f"unknown flow property `{key.value}` (Kestra refuses unknown top-level keys){hint}")
+            raise at(key, f"unknown flow property `{key.value}` (Kestra refuses unknown top-level keys){hint}")
 
 
 def _identifier(flow: MappingNode, top: Fields, name: str, pattern: re.Pattern[str], max_length: int) -> str:
     if name not in top:
-        raise _at(
+        raise at(
             flow,
             f"not a flow: no `{name}` key (a flow needs id, namespace and tasks); "
             "exclude this file in kestra-sync.yaml if it is not a flow",
         )
     value = _text(top[name])
     if not value:
-        raise _at(top[name], f"`{name}` must be a non-empty text value")
+        raise at(top[name], f"`{name}` must be a non-empty text value")
     if not pattern.fullmatch(value):
-        raise _at(top[name], f"`{name}` '{value}' must match {pattern.pattern}")
+        raise at(top[name], f"`{name}` '{value}' must match {pattern.pattern}")
     if len(value) > max_length:
-        raise _at(top[name], f"`{name}` is {len(value)} characters long; Kestra allows at most {max_length}")
+        raise at(top[name], f"`{name}` is {len(value)} characters long; Kestra allows at most {max_length}")
     return value
 
 
 def _tasks(node: Node, kind: str) -> list[Task]:
     """The tasks (or triggers) of a list, each checked for `id` and `type`, children included."""
     if type(node) is not SequenceNode:
-        raise _at(node, f"expected a list of {kind}s")
+        raise at(node, f"expected a list of {kind}s")
     found: list[Task] = []
     for item in node.value:
         fields = _fields(item) if type(item) is MappingNode else None
@@ -450,13 +446,13 @@ def _tasks(node: Node, kind: str) -> list[Task]:
             item = fields["task"]  # a Dag entry: {task: {...}, dependsOn: [...]}
             fields = _fields(item)
         if fields is None:
-            raise _at(item, f"a {kind} must be a mapping with `id` and `type`")
+            raise at(item, f"a {kind} must be a mapping with `id` and `type`")
         for required in ("id", "type"):
             if not _text(fields.get(required)):
                 name = _text(fields.get("id"))
-                raise _at(item, f"{kind} '{name}' has no `{required}`" if name else f"this {kind} has no `{required}`")
+                raise at(item, f"{kind} '{name}' has no `{required}`" if name else f"this {kind} has no `{required}`")
         if not TASK_ID.fullmatch(fields["id"].value):
-            raise _at(fields["id"], f"{kind} id '{fields['id'].value}' must match {TASK_ID.pattern}")
+            raise at(fields["id"], f"{kind} id '{fields['id'].value}' must match {TASK_ID.pattern}")
         found.append((item, fields))
         if kind == "task":
             found += _child_tasks(fields)
@@ -482,7 +478,7 @@ def _check_unique_ids(tasks: list[Task]) -> None:
     for node, fields in tasks:
         task_id = fields["id"].value
         if task_id in first:
-            raise _at(node, f"duplicate task id '{task_id}' (first at line {first[task_id].start_mark.line + 1})")
+            raise at(node, f"duplicate task id '{task_id}' (first at line {first[task_id].start_mark.line + 1})")
         first[task_id] = node
 
 
@@ -492,7 +488,7 @@ def _references(key: FlowKey, tasks: list[Task], triggers: list[Task]) -> Iterat
         if fields["type"].value.lower() in SUBFLOW_TASKS:
             target = _static_key(fields)
             if target == key:
-                raise _at(node, f"task '{fields['id'].value}' calls its own flow; Kestra refuses recursive calls")
+                raise at(node, f"task '{fields['id'].value}' calls its own flow; Kestra refuses recursive calls")
             if target:
                 yield target
     for _, fields in triggers:

@@ -24,8 +24,9 @@ from kestrasync import engine
 from kestrasync.applier import apply_plan
 from kestrasync.client import KestraClient
 from kestrasync.config import Settings
-from kestrasync.errors import ConfigError, FlowFileError, KestraSyncError, ScanFailed, ServerUnreachable
+from kestrasync.errors import ConfigError, FlowFileError, KestraSyncError, ScanFailed, ServerUnreachable, ValidationFailed
 from kestrasync.model import ApplyReport, ApplyResult, Change, FlowKey, LocalFlow, Plan, RemoteFlow, ResultStatus
+from kestrasync.planner import Ownership, PlanOptions
 from kestrasync.scanner import FileFilter, find_files, read_flow_file
 
 DEBOUNCE_MS = 400  # longest a burst of events is grouped
@@ -59,6 +60,7 @@ class _State:
     broken: set[Path] = field(default_factory=set)  # files whose last version does not scan
     remote: dict[FlowKey, RemoteFlow] = field(default_factory=dict)  # last known server state
     pending: set[FlowKey] = field(default_factory=set)  # to sync once the server answers
+    namespaces: set[str] = field(default_factory=set)  # every namespace a file declared this session
     synced: bool = False  # the initial full sync happened
 
     def local(self) -> list[LocalFlow]:
@@ -141,12 +143,19 @@ class Watcher:
             self.state.broken.discard(path)
             return before
         flows, errors = read_flow_file(path, self.settings.max_file_size)
+        declared = {f.key: f for other, fl in self.state.files.items() if other != path for f in fl}
+        errors += [
+            FlowFileError(f.location, f"flow {f.key} is defined twice (first at {declared[f.key].location})")
+            for f in flows
+            if f.key in declared
+        ]
         if errors:
             self.view.problem(ScanFailed(errors))
             self.state.broken.add(path)
             return set()  # the server keeps what the last good version put there
         self.state.broken.discard(path)
         self.state.files[path] = tuple(flows)
+        self.state.namespaces.update(f.key.namespace for f in flows)
         return before | {f.key for f in flows}
 
     def handle_paths(self, paths: Iterable[Path]) -> None:
@@ -176,19 +185,15 @@ class Watcher:
     # Server
 
     def _full_sync(self) -> None:
-        """The first sync: read the whole owned scope, plan with validation, apply."""
+        """The first sync: read the whole owned scope, plan with validation, apply what passes."""
         local = self.state.local()
-        options = self._plan_options(local, ())
+        options = self._plan_options(local, None)
         try:
-            remote = engine.read_server(self.client, options, self.settings.parallelism)
-            self.state.remote = dict(remote)
-            plan = engine.plan_against(local, remote, self.settings, options, self.client)
-        except ServerUnreachable as error:
-            self._unreachable(error, set())
-            return
+            self.state.remote = dict(self.client.read_flows(options.ownership.scopes, self.settings.parallelism))
+            plan = self._validated_plan(local, options)
         except KestraSyncError as error:
-            self.view.problem(error)
-            self.state.synced = True
+            self._failed(error, set())
+            self.state.synced = not isinstance(error, ServerUnreachable)
             return
         self._reachable()
         self.state.synced = True
@@ -196,19 +201,29 @@ class Watcher:
         if not self.options.dry_run and plan.has_changes:
             self.view.report(self._apply(plan, quiet=True))
 
+    def _validated_plan(self, local: Sequence[LocalFlow], options: PlanOptions) -> Plan:
+        """A validated plan; flows the server refuses are reported and left out until their file is saved again."""
+        try:
+            return engine.plan_against(local, self.state.remote, self.settings, options, self.client)
+        except ValidationFailed as refused:
+            self.view.problem(refused)
+            bad = {d.key for d in refused.diagnostics}
+            rest = frozenset({f.key for f in local} | set(self.state.remote)) - bad
+            options = replace(options, targets=rest, prune=False if bad else options.prune)
+            return engine.plan_against(local, self.state.remote, self.settings, options, self.client, validate=False)
+
     def _sync(self, keys: set[FlowKey]) -> None:
+        """Bring the flows `keys` in line: read them fresh, plan without validation (a write that the
+        server refuses is reported by its answer), apply each independently of the others."""
         if not keys:
             return
         local = self.state.local()
-        options = self._plan_options(local, tuple(sorted(keys)))
+        options = self._plan_options(local, frozenset(keys))
         try:
             self._refresh(keys)
             plan = engine.plan_against(local, self.state.remote, self.settings, options, self.client, validate=False)
-        except ServerUnreachable as error:
-            self._unreachable(error, keys)
-            return
         except KestraSyncError as error:
-            self.view.problem(error)
+            self._failed(error, keys)
             return
         self._reachable()
         self.state.pending -= keys
@@ -222,9 +237,19 @@ class Watcher:
             if key in self.state.remote and not options.prune:
                 self.view.notice(f"{key} is no longer declared by any file; kept on the server (--prune deletes it).")
 
-    def _plan_options(self, local: Sequence[LocalFlow], targets: tuple[FlowKey, ...]):
+    def _failed(self, error: KestraSyncError, keys: set[FlowKey]) -> None:
+        if isinstance(error, ServerUnreachable):
+            self._unreachable(error, keys)
+        else:
+            self.view.problem(error)
+
+    def _plan_options(self, local: Sequence[LocalFlow], targets: frozenset[FlowKey] | None) -> PlanOptions:
         request = engine.PlanRequest(prune=self.options.prune, namespaces=self.options.namespaces, targets=targets)
         options = engine.plan_options(self.settings, request, local)
+        if not self.settings.namespaces:
+            # Owned: every namespace a file declared this session, so that deleting the last file of a
+            # namespace still deletes its flow with --prune (guardrails permitting).
+            options = replace(options, ownership=Ownership(exact=frozenset(self.state.namespaces)))
         if self.state.broken and options.prune:
             # A broken file may still declare flows we cannot see: never prune on a partial picture.
             self.view.notice("Prune is paused while a file has errors.")
@@ -247,6 +272,7 @@ class Watcher:
             parallelism=self.settings.parallelism,
             on_result=None if quiet else self.view.result,
             stop=self.stop,
+            keep_going=True,  # one refused flow must not hold back the other saves
         )
         for result in report.results:
             self._record(result)

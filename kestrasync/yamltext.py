@@ -78,6 +78,20 @@ def _problem_from(error: yaml.YAMLError, text: str) -> YamlProblem:
     return YamlProblem(mark.line + 1, mark.column + 1, message)
 
 
+def body_of(source: str) -> str:
+    """The text after a source's `---` lines (and anything before them).
+
+    Kestra's validate endpoint splits its body on `\n---` lines: a source that holds one would be
+    judged as two documents, the first empty. A flow's text holds such lines only before its content,
+    so what follows the last one is the whole flow.
+    """
+    markers = list(_DOCUMENT_MARKER.finditer(source))
+    if not markers:
+        return source
+    end_of_line = source.find("\n", markers[-1].end())
+    return "" if end_of_line < 0 else source[end_of_line + 1 :]
+
+
 def decode_utf8(data: bytes) -> str:
     """The text of UTF-8 bytes; a YamlProblem at the first byte that is not UTF-8."""
     try:
@@ -93,7 +107,7 @@ def compose_documents(text: str, encoded: bytes | None = None) -> list[Document]
 
     A document's text runs from its `---` line to the next `---` line, so a single-document file is
     kept whole, byte for byte. Text before the first document (comments, a leading `---`) belongs to
-    the first document; empty documents (a stray or trailing `---`) belong to none. `encoded`, the
+    the first document; empty documents (a stray, leading or trailing `---`) belong to none. `encoded`, the
     same text in UTF-8 when the caller has it, spares libyaml an encoding pass (marks count characters).
     """
     loader = _Loader(encoded if encoded is not None else text)
@@ -114,7 +128,10 @@ def compose_documents(text: str, encoded: bytes | None = None) -> list[Document]
     documents: list[Document] = []
     for node in roots:
         segment = bisect.bisect_right(bounds, node.start_mark.index) - 1
-        begin = 0 if not documents else bounds[segment]
+        # The first document keeps what precedes it (comments, its own `---`) unless an empty document
+        # does: Kestra would read that empty document as the flow.
+        keeps_head = not documents and not _DOCUMENT_MARKER.search(text, 0, bounds[segment])
+        begin = 0 if keeps_head else bounds[segment]
         documents.append(Document(node, text[begin : bounds[segment + 1]], begin, text.count("\n", 0, begin) + 1))
     return documents
 
@@ -149,12 +166,12 @@ def check_tree(root: Node, may_alias: bool = True) -> None:
                 names = {key.value for key, _ in children}
             except TypeError:  # a list or mapping used as a key: its value is unhashable
                 key = next(k for k, _ in children if not isinstance(k, ScalarNode))
-                raise _at(key, "a mapping key must be a plain value, not a list or a mapping") from None
+                raise at(key, "a mapping key must be a plain value, not a list or a mapping") from None
             if len(names) != len(children):
                 _raise_duplicate(children)
             if "<<" in names and any(k.value == "<<" and _is_plain(k) for k, _ in children):
                 key = next(k for k, _ in children if k.value == "<<")
-                raise _at(key, "merge keys (<<) are not supported: Kestra reads them as an ordinary key")
+                raise at(key, "merge keys (<<) are not supported: Kestra reads them as an ordinary key")
             for key, value in children:
                 if seen is not None:
                     _visit(seen, key, key)
@@ -171,7 +188,7 @@ def check_tree(root: Node, may_alias: bool = True) -> None:
 
 def _visit(seen: set[int], node: Node, near: Node) -> None:
     if id(node) in seen:
-        raise _at(
+        raise at(
             near,
             f"YAML alias of the value at line {node.start_mark.line + 1}: Kestra does not resolve aliases "
             "(it would read the anchor's name as text); repeat the value instead",
@@ -184,11 +201,12 @@ def _raise_duplicate(children: list) -> None:
     for key, _ in children:
         if key.value in first:
             line = first[key.value].start_mark.line + 1
-            raise _at(key, f"duplicate key '{key.value}' (first at line {line}); Kestra refuses duplicate keys")
+            raise at(key, f"duplicate key '{key.value}' (first at line {line}); Kestra refuses duplicate keys")
         first[key.value] = key
 
 
-def _at(node: Node, message: str) -> YamlProblem:
+def at(node: Node, message: str) -> YamlProblem:
+    """A problem located at a node (PyYAML marks are 0-based)."""
     return YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1, message)
 
 
@@ -233,7 +251,7 @@ def load_mapping(text: str) -> tuple[MappingNode | None, dict]:
     node = documents[0].node
     check_tree(node)
     if not isinstance(node, MappingNode):
-        raise _at(node, "expected a mapping of keys to values")
+        raise at(node, "expected a mapping of keys to values")
     return node, to_python(node)
 
 

@@ -114,3 +114,27 @@ def test_no_config_file_scans_the_working_directory(tmp_path, monkeypatch):
     settings = load_settings(environ={})
     assert settings.config_file is None
     assert settings.paths == (Path(tmp_path).absolute(),)
+
+
+def test_a_credential_flag_replaces_the_other_kind_from_the_environment(repo):
+    environment = {"KESTRA_API_TOKEN": "old-token", "KESTRA_USERNAME": "env@example.com", "KESTRA_PASSWORD": "envpass"}
+    basic = load_settings(environ=environment, overrides={"username": "flag@example.com", "password": "flagpass"})
+    assert (basic.username, basic.password, basic.token) == ("flag@example.com", "flagpass", None)
+    bearer = load_settings(environ=environment, overrides={"token": "flag-token"})
+    assert (bearer.username, bearer.password, bearer.token) == (None, None, "flag-token")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("flows:\n  exclude:\n", "kestra-sync.yaml:2:11: 'flows.exclude' must be a list of text values"),
+        ("namespaces: 5\n", "kestra-sync.yaml:1:13: 'namespaces' must be a list of text values"),
+        ("server:\n  url: 'http://[bad'\n", "the server URL is not a valid URL"),
+        ("server:\n  url: http://127.0.0.1:abc\n", "the server URL is not a valid URL"),
+    ],
+)
+def test_config_typos_are_sentences_not_tracebacks(repo, text, expected):
+    (repo.root / "kestra-sync.yaml").write_text(text)
+    result = CliRunner().invoke(main, ["plan"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert expected in result.stderr, result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -123,3 +124,30 @@ def test_two_applies_do_not_interleave(repo, server, probe):
     assert second.returncode == 1
     assert "Another apply holds the lock" in second.stderr
     assert all(revision == 1 for revision, _ in probe.flows().values()) and len(probe.flows()) == 6
+
+
+def test_a_lock_that_cannot_be_released_does_not_hide_the_report(repo, cli, server, probe):
+    repo.write("flows/a.yml", flow_yaml("company", "a"))
+    server.add_fault(route="/api/v1/{tenant}/namespaces/{namespace}/kv/{key}", method="DELETE", status=500, count=1)
+    result = cli("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "Apply complete: 1 applied" in result.stdout
+    assert "Warning: the apply lock system/kestra-sync-lock could not be released" in result.stderr
+    assert "company/a" in probe.flows()
+
+
+def test_ctrl_c_while_waiting_for_the_lock_exits_130(repo, server, probe, kv):
+    kv.put(lock_value("ci@runner-7 pid 42", expires_in=600))
+    repo.write("flows/a.yml", flow_yaml("company", "a"))
+    env = {**os.environ, "KESTRA_URL": server.url, "KESTRA_USERNAME": server.config.username,
+           "KESTRA_PASSWORD": server.config.password}
+    process = subprocess.Popen([sys.executable, "-m", "kestrasync", "apply", "--auto-approve", "--lock-timeout", "60"],
+                               cwd=repo.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    assert time.monotonic() - started < 5
+    assert "Stopped while waiting for the apply lock; nothing was applied." in err
+    assert probe.flows() == {}

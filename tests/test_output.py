@@ -54,6 +54,17 @@ def test_markdown_is_cut_below_60000_characters(repo, cli):
     assert "| 🟢 create | `company/f11` |" in text  # the table still lists every flow
 
 
+def test_markdown_of_a_thousand_changes_stays_under_the_limit(repo, cli):
+    for n in range(1000):
+        repo.write(f"flows/f{n:04d}.yml", flow_yaml("company", f"f{n:04d}"))
+    text = cli("plan", "--format", "markdown", "--no-validate").stdout
+    assert len(text) < 60_000
+    assert "| 🟢 create | `company/f0000` |" in text
+    shown = text.count("| 🟢 create |")
+    assert f"_… and {1000 - shown} more change(s): run `kestra-sync plan` to see them all._" in text
+    assert "**Plan: 1000 to create, 0 to update, 0 to delete, 0 unchanged.**" in text
+
+
 def test_text_has_no_colour_off_a_terminal_and_honours_no_color(repo, cli):
     repo.write("flows/etl.yml", flow_yaml("company", "etl"))
     plain = cli("plan").stdout

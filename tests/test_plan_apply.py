@@ -219,13 +219,22 @@ def test_server_revision_line_is_ignored_like_kestra(repo, cli, probe):
     assert "No changes. 1 flow(s) match the server." in cli("plan").stdout
 
 
-def test_server_validation_goes_in_batches_and_lone_dashes(repo, cli, server):
+def test_server_validation_goes_in_batches_without_dash_lines(repo, cli, server, probe):
     for n in range(120):
         repo.write(f"flows/f{n:03d}.yml", flow_yaml("company", f"f{n:03d}"))
-    # The second document's text starts with `---`: Kestra's validate would split it, so it goes alone.
-    repo.write("flows/two.yml", flow_yaml("company", "one") + "---\n" + flow_yaml("company", "two"))
-    assert cli("plan").exit_code == 0
-    assert server.request_counts()["POST /api/v1/{tenant}/flows/validate"] == 3 + 1  # 121 in batches of 50, 1 alone
+    # `---` lines (after a header comment, before a second document, a stray empty document) would make
+    # Kestra's validate see extra documents: flows are validated without them, and sent with them.
+    one, two = flow_yaml("company", "one"), flow_yaml("company", "two")
+    repo.write("flows/two.yml", "# two flows\n---\n" + one + "---\n" + two)
+    repo.write("flows/empty-first.yml", "---\n---\n" + flow_yaml("company", "three"))
+    result = cli("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert server.request_counts()["POST /api/v1/{tenant}/flows/validate"] == 3  # 123 flows, 50 at a time
+    state = probe.flows()
+    assert state["company/one"][1] == "# two flows\n---\n" + one
+    assert state["company/two"][1] == "---\n" + two
+    assert state["company/three"][1] == "---\n" + flow_yaml("company", "three")
+    assert "No changes. 123 flow(s) match the server." in cli("plan").stdout
 
 
 def test_export_refused_falls_back_to_one_read_per_flow(repo, cli, server, probe):

@@ -94,3 +94,14 @@ def test_prune_from_config(repo, cli, probe):
     seed(probe, "company/orphan", "company/keep")
     repo.write("flows/keep.yml", flow_yaml("company", "keep"))
     assert [c["flow"] for c in output_json(cli("plan", "--format", "json"))["changes"]] == ["company/orphan"]
+
+
+def test_prune_from_a_subdirectory_still_sees_the_whole_repository(repo, cli, probe, monkeypatch):
+    """Without flows.paths, the repository is the config file's directory, not the working directory."""
+    repo.config("namespaces: [company]\n")
+    repo.write("a/one.yml", flow_yaml("company", "one"))
+    repo.write("b/two.yml", flow_yaml("company", "two"))
+    assert cli("apply", "--auto-approve").exit_code == 0
+    monkeypatch.chdir(repo.root / "a")
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert plan["changes"] == [] and plan["summary"]["unchanged"] == 2

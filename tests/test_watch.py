@@ -178,3 +178,35 @@ def test_clean_exit_on_signal(repo, watch, signum):
     assert watcher.stop(signum) == 0
     output = "\n".join(watcher.lines)
     assert "Traceback" not in output and "Stopped watching." in output
+
+
+def test_a_flow_the_server_refuses_at_start_does_not_hold_back_the_others(repo, watch, probe):
+    repo.write("flows/good.yml", flow_yaml("company", "good"))
+    bad = flow_yaml("company", "bad", extra="labels:\n  system.team: x\n")  # the scanner cannot know; Kestra refuses it
+    repo.write("flows/bad.yml", bad)
+    watcher = watch()
+    output = "\n".join(watcher.lines)
+    assert "flows/bad.yml:1:1: " in output and "System labels" in output
+    assert set(probe.flows()) == {"company/good"}
+    repo.write("flows/bad.yml", flow_yaml("company", "bad"))
+    watcher.wait_for(r"^created company/bad rev – → 1")
+
+
+def test_a_flow_declared_twice_is_refused_where_it_is(repo, watch, probe):
+    repo.write("flows/a.yml", flow_yaml("company", "a"))
+    watcher = watch()
+    repo.write("flows/copy.yml", flow_yaml("company", "a", message="copy"))
+    watcher.wait_for(r"^flows/copy\.yml:1:1: flow company/a is defined twice \(first at flows/a\.yml:1:1\)")
+    repo.write("flows/a.yml", flow_yaml("company", "a", message="edited"))
+    watcher.wait_for(r"^updated company/a rev 1 → 2")
+    assert probe.flows()["company/a"][1] == flow_yaml("company", "a", message="edited")
+
+
+def test_prune_deletes_the_flow_of_the_last_file_of_a_namespace(repo, watch, probe):
+    repo.config("flows:\n  paths: [flows]\nprune:\n  allow_empty: true\n")  # ownership: the namespaces of the files
+    repo.write("flows/lonely.yml", flow_yaml("company.alone", "lonely"))
+    repo.write("flows/other.yml", flow_yaml("company.other", "other"))
+    watcher = watch("--prune")
+    (repo.root / "flows/lonely.yml").unlink()
+    watcher.wait_for(r"^deleted company\.alone/lonely rev 1 → –")
+    assert set(probe.flows()) == {"company.other/other"}

@@ -32,6 +32,9 @@ FLOW_TRIGGER_TYPES = frozenset(t.lower() for t in (
     "io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow"))
 
 
+NATURAL_ORDER = [("namespace", False), ("id", False)]
+
+
 class FlowService:
     def __init__(self, store: FlowStore, tenant: str, kestra_version: str) -> None:
         self.store = store
@@ -83,7 +86,7 @@ class FlowService:
         """GET /flows/search: `{results, total}`, 1-based pages, (namespace, id) order unless sorted."""
         offset = (page - 1) * size
         lookup = query.index_only()
-        if lookup is not None and not sort:
+        if lookup is not None and sort in ([], NATURAL_ORDER):  # the index is kept in (namespace, id) order
             total = self.store.count(**lookup)
             items = list(self.store.page(offset, size, **lookup))
         else:

@@ -1,7 +1,8 @@
 """A plan as a pull-request comment: a summary table, then one collapsible diff per flow.
 
-GitHub refuses comments over 65,536 characters, so the output stays under LIMIT: diffs that do not
-fit are left out (longest last) and a note says how many and how to see them.
+GitHub refuses comments over 65,536 characters, so the output stays under LIMIT: the table takes at
+most half of it, and the diffs that do not fit are left out, with notes saying how many and how to
+see them.
 """
 
 from __future__ import annotations
@@ -36,12 +37,16 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     ]
     if plan.changes:
         head += ["| | Flow | File | Server revision | What changes |", "|---|---|---|---|---|"]
-        for change in plan.changes:
+        budget = limit // 2 - sum(len(line) + 1 for line in head)  # the table takes at most half
+        for shown, change in enumerate(plan.changes):
             file = f"`{change.after.location.path}`" if change.after else "–"
             revision = str(change.before.revision) if change.before else "–"
-            head.append(
-                f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {revision} | {_cell(change_detail(change))} |"
-            )
+            row = f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {revision} | {_cell(change_detail(change))} |"
+            budget -= len(row) + 1
+            if budget < 0:
+                head.append(f"\n_… and {len(plan.changes) - shown} more change(s): run `kestra-sync plan` to see them all._")
+                break
+            head.append(row)
         head.append("")
     deletes = plan.count(Action.DELETE)
     if deletes:
