@@ -119,10 +119,11 @@ class KestraClient:
     def http(self) -> httpx.Client:
         """The HTTP client, made on first use: loading the TLS trust store takes a tenth of a
         second, which plan spends in its reading thread while the files are scanned."""
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(**self._options)
-            return self._http
+        if self._http is None:
+            with self._lock:
+                if self._http is None:
+                    self._http = httpx.Client(**self._options)
+        return self._http
 
     def close(self) -> None:
         if self._http is not None:
