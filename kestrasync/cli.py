@@ -218,9 +218,10 @@ def diff(output_format, **options) -> int:
 def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **options) -> int:
     """Make the server match the files (or apply exactly a saved plan).
 
-    Without PLAN_FILE, takes the apply lock, plans, shows the plan and asks for confirmation (on a
-    terminal) unless --auto-approve. With PLAN_FILE, refuses if any of its flows changed on the
-    server since. Ctrl-C or SIGTERM stops it after the requests in flight (exit 130 or 143).
+    Without PLAN_FILE, plans, shows the plan and asks for confirmation (on a terminal) unless
+    --auto-approve. Then, holding the apply lock, it refuses if any of the plan's flows changed on
+    the server since the plan was made, and applies. Ctrl-C or SIGTERM stops it after the requests in
+    flight (exit 130 or 143).
 
     Examples:
 
@@ -233,23 +234,23 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
     options.update(lock_timeout=lock_timeout, lock=False if no_lock else None)
     settings = settings_from(options)
     request = plan_request(options)
-    # Bad files or plan files are refused before anything, the lock included, is written to the server.
+    # Planning only reads: a bad file, a bad plan file or a flow the server refuses ends here, before
+    # anything (the lock included) is written. The lock then covers the freshness check and the writes.
     saved = load_plan(plan_file) if plan_file else None
     local = None if plan_file else engine.scan_repository(settings)
     with _stop_on_signals() as (stop, received), engine.connect(settings, stop) as client:
+        result = saved or engine.plan(settings, request, client, local)
+        if output_format == "text":
+            click.echo(render_plan(result, "text"), nl=False, color=use_color())
+        if not result.has_changes:
+            if output_format == "json":
+                click.echo(json_render.render_report(ApplyReport()), nl=False)
+            return EXIT_OK
+        if not plan_file and not auto_approve:
+            _confirm()
         try:
             with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True), stop=stop):
-                if saved:
-                    engine.check_fresh(saved, client)
-                result = saved or engine.plan(settings, request, client, local)
-                if output_format == "text":
-                    click.echo(render_plan(result, "text"), nl=False, color=use_color())
-                if not result.has_changes:
-                    if output_format == "json":
-                        click.echo(json_render.render_report(ApplyReport()), nl=False)
-                    return EXIT_OK
-                if not plan_file and not auto_approve:
-                    _confirm()
+                engine.check_fresh(result, client)
                 report = engine.apply(result, client, settings, stop=stop)
         except Interrupted as error:  # while waiting for the lock: nothing was applied
             show_error(error)

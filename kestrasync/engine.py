@@ -178,7 +178,7 @@ def validate_flows(
 
 
 def check_fresh(plan: Plan, client: KestraClient) -> None:
-    """Refuse a saved plan made for another server or tenant, or whose flows moved on the server since."""
+    """Refuse a plan made for another server or tenant, or whose flows moved on the server since."""
     if (plan.server, plan.tenant) != (client.url, client.tenant):
         raise PlanFileError(
             f"the saved plan was made for {plan.server} (tenant {plan.tenant}), "

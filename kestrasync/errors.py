@@ -6,7 +6,7 @@
     ├── ScanFailed                every FlowFileError of a scan, collected
     ├── PlanFileError             a saved plan that cannot be read or used
     ├── PlanRefused               a plan the guardrails refuse (prune limits)
-    ├── StalePlan                 a saved plan whose flows moved on the server
+    ├── StalePlan                 a plan whose flows moved on the server since it was made
     ├── ValidationFailed          the server refused changed flows in validation
     ├── LockHeld                  another apply holds the advisory lock
     ├── Interrupted               stopped by SIGINT/SIGTERM before anything was applied
@@ -70,7 +70,7 @@ class PlanRefused(KestraSyncError):
 
 
 class StalePlan(KestraSyncError):
-    """Flows of a saved plan changed on the server after the plan was made."""
+    """Flows of a plan changed on the server after the plan was made."""
 
     def __init__(self, moved: dict[FlowKey, tuple[int | None, int | None]]):
         self.moved = moved
@@ -80,8 +80,8 @@ class StalePlan(KestraSyncError):
 
         details = ", ".join(f"{k} ({rev(a)} -> {rev(b)})" for k, (a, b) in sorted(moved.items()))
         super().__init__(
-            f"Saved plan is stale: {len(moved)} flow(s) changed on the server since it was made: {details}. "
-            "Nothing was applied; run plan again."
+            f"The plan is stale: {len(moved)} flow(s) changed on the server since it was made: {details}. "
+            "Nothing was applied; plan again."
         )
 
 

@@ -27,17 +27,12 @@ VALIDATE = "POST /api/v1/{tenant}/flows/validate"  # read-only: Kestra validates
 GOOD = flow_yaml("company.team", "good")
 
 
-def writes(server, *, flows_only: bool = False) -> dict[str, int]:
-    """Requests that could have changed the server (validation excepted).
-
-    `flows_only` leaves out the advisory apply lock, which `apply` keeps in Kestra's KV store.
-    """
+def writes(server) -> dict[str, int]:
+    """Requests that could have changed the server (validation excepted; the apply lock included)."""
     return {
         route: count
         for route, count in server.request_counts().items()
-        if route.split(" ")[0] in ("POST", "PUT", "PATCH", "DELETE")
-        and route != VALIDATE
-        and (not flows_only or "/flows" in route)
+        if route.split(" ")[0] in ("POST", "PUT", "PATCH", "DELETE") and route != VALIDATE
     }
 
 
@@ -160,7 +155,7 @@ def test_file_over_the_default_1_mib_limit_is_refused(repo, cli, server, probe):
     repo.write("flows/big.yml", padded(flow_yaml("company.team", "big"), int(1.1 * 1024 * 1024)))
     result = cli("apply", "--auto-approve")
     refused(result, "flows/big.yml:1:1: file is over the 1,048,576-byte limit (flows.max_file_size in kestra-sync.yaml)")
-    assert writes(server, flows_only=True) == {} and probe.flows() == {}
+    assert writes(server) == {} and probe.flows() == {}
 
 
 def test_configured_limit_counts_bytes_and_is_inclusive(repo, cli, server, probe):
@@ -208,7 +203,7 @@ def test_bad_bytes_are_located_and_nothing_is_sent(repo, cli, server, probe, cas
     (repo.root / "flows/bad.yml").write_bytes(data)
     result = cli("apply", "--auto-approve")
     refused(result, expected, "1 problem in flow files; nothing was sent to the server.")
-    assert writes(server, flows_only=True) == {} and probe.flows() == {}
+    assert writes(server) == {} and probe.flows() == {}
 
 
 def test_control_character_is_located_at_its_line_and_column(repo, cli, server):
@@ -297,7 +292,7 @@ def test_unreadable_file_is_named(repo, cli, server, probe):
     make_unreadable(repo.root / "flows/bad.yml")
     result = cli("apply", "--auto-approve")
     refused(result, "flows/bad.yml:1:1: cannot read file")
-    assert writes(server, flows_only=True) == {} and probe.flows() == {}
+    assert writes(server) == {} and probe.flows() == {}
 
 
 def test_directory_named_like_a_flow_file_is_walked(repo, cli, probe):

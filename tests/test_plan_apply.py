@@ -98,7 +98,7 @@ def test_saved_plan_applies_exactly_and_is_refused_when_stale(repo, cli, probe):
     before = probe.flows()
     stale = cli("apply", "plan2.json")
     assert stale.exit_code == 1
-    assert "Saved plan is stale: 1 flow(s) changed on the server since it was made: company.team/etl (rev 2 -> rev 3)" in stale.stderr
+    assert "The plan is stale: 1 flow(s) changed on the server since it was made: company.team/etl (rev 2 -> rev 3)" in stale.stderr
     assert probe.flows() == before
 
 

@@ -160,10 +160,10 @@ def test_no_command_prints_or_saves_a_credential(secure_repo, kestra, auth):
 
     # Error paths: stale plans, the server's 422 (in validation and on a write), wrong credentials, no server.
     repo.write("flows/keep.yml", flow_yaml("company", "keep", message="v3"))
-    check(1, "apply", "pruned.json", "--format", "json", env=good, says="Saved plan is stale")  # made before the apply
+    check(1, "apply", "pruned.json", "--format", "json", env=good, says="The plan is stale")  # made before the apply
     check(0, "plan", "--out", "stale.json", env=good)
     probe.update("company", "keep", flow_yaml("company", "keep", message="edited in the UI"))
-    check(1, "apply", "stale.json", env=good, says="Saved plan is stale")
+    check(1, "apply", "stale.json", env=good, says="The plan is stale")
     repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="labels:\n  system.team: data\n"))
     check(1, "plan", env=good, says="The server refused 1 flow(s) in validation")
     check(1, "plan", "--format", "json", env=good, says="System labels")
