@@ -101,7 +101,6 @@ class KestraClient:
         self.retry = retry
         self.sleep = sleep
         self.stop = stop  # once set, failed requests are not retried
-        self.requests_sent = 0
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
         self._options = dict(
@@ -315,8 +314,6 @@ class KestraClient:
         raise AssertionError("unreachable")
 
     def _attempt(self, method: str, path: str, allow, **kwargs) -> httpx.Response:
-        with self._lock:
-            self.requests_sent += 1
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.ConnectError as error:
