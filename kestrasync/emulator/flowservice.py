@@ -12,10 +12,8 @@ one (no duplicate revision numbers, no lost update).
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from typing import Iterable
 
 from . import checks
@@ -25,6 +23,7 @@ from .flowdoc import FlowDoc, parse_flow
 from .flowyaml import BULK_SEPARATOR, VALIDATE_SEPARATOR, java_trim, split_java
 from .render import render_flow, with_source
 from .store import FlowKey, FlowStore, Revision
+from .ziparchive import stored_zip
 
 SUBFLOW_TYPES = frozenset(t.lower() for t in (
     "io.kestra.plugin.core.flow.Subflow", "io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"))
@@ -103,15 +102,14 @@ class FlowService:
         Kestra deflates the entries; they are stored here, an equally valid ZIP that any reader takes,
         because deflating 10,000 small entries one by one costs the emulator half a second per export.
         """
-        buffer, seen = io.BytesIO(), set()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            for (namespace, flow_id), row in rows:
-                entry = name.format(namespace=namespace, id=flow_id)
-                if entry in seen:  # java.util.zip refuses it and the request fails
-                    raise internal(f"duplicate entry: {entry}")
-                seen.add(entry)
-                archive.writestr(entry, row.source.encode("utf-8"))
-        return buffer.getvalue()
+        entries, seen = [], set()
+        for (namespace, flow_id), row in rows:
+            entry = name.format(namespace=namespace, id=flow_id)
+            if entry in seen:  # java.util.zip refuses it and the request fails
+                raise internal(f"duplicate entry: {entry}")
+            seen.add(entry)
+            entries.append((entry, row.source.encode("utf-8")))
+        return stored_zip(entries)
 
     def live_rows(self, ids: list[dict]) -> list[tuple[FlowKey, Revision]]:
         """Rows for `[{namespace, id}]`, failing at the first missing one as `Optional.orElseThrow()` does."""
