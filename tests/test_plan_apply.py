@@ -249,6 +249,20 @@ def test_export_refused_falls_back_to_one_read_per_flow(repo, cli, server, probe
     assert server.request_counts()["GET /api/v1/{tenant}/flows/{namespace}/{id}"] == 5
 
 
+def test_export_entries_whose_names_fit_two_flows_are_matched_by_content(repo, cli, server):
+    # An export entry is `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), and both parts may
+    # hold `-` and `.`: `company.a-b-c.d.yml` is company.a-b/c.d, or company/a-b-c.d in the older form;
+    # `company.x-y.z.yml` is company.x/y.z, or company.x-y/z in the older form. All four are live.
+    flows = [("company.a-b", "c.d"), ("company", "a-b-c.d"), ("company.x", "y.z"), ("company.x-y", "z")]
+    for n, (namespace, flow_id) in enumerate(flows):
+        repo.write(f"flows/f{n}.yml", flow_yaml(namespace, flow_id, message=f"flow {n}"))
+    assert cli("apply", "--auto-approve").exit_code == 0
+    server.reset(store=False, counters=True, faults=True)
+    result = cli("plan")
+    assert "No changes. 4 flow(s) match the server." in result.stdout, result.output
+    assert server.request_counts() == {"GET /api/v1/{tenant}/flows/search": 1, "GET /api/v1/{tenant}/flows/export/by-query": 1}
+
+
 def test_validate_command_uses_the_server_when_it_answers(repo, cli, server):
     repo.write("flows/ok.yml", flow_yaml("company", "ok"))
     assert "The server at" in cli("validate").stdout
