@@ -9,6 +9,7 @@ Any KestraSyncError becomes one message on stderr: a traceback always means a bu
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import signal
 import sys
@@ -29,6 +30,7 @@ from kestrasync.render import markdown as markdown_render
 from kestrasync.render import text as text_render
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+FULL_COLLECTIONS_DEFERRED = 10_000  # young collections between full ones (Python's default: 10)
 
 
 class KestraSyncGroup(click.Group):
@@ -62,6 +64,24 @@ def reports_errors(command: Callable) -> Callable:
                 click.echo(json_render.render_error(str(error)), nl=False)
             show_error(error)
             return error.exit_code
+
+    return wrapper
+
+
+def one_shot(command: Callable) -> Callable:
+    """Defer Python's full garbage collections while the command runs. A plan of 10,000 flows builds
+    hundreds of thousands of lasting objects, and each time they grow by a quarter the collector walks
+    them all again (a tenth of the plan's time). Young collections still run, so the cycles each
+    request leaves are freed; the few that live long die with the process. Not for `watch`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        thresholds = gc.get_threshold()
+        gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTIONS_DEFERRED)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            gc.set_threshold(*thresholds)
 
     return wrapper
 
@@ -166,6 +186,7 @@ def main() -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
 @click.option("--no-validate", is_flag=True, help="Skip the server's validation of changed flows.")
 @reports_errors
+@one_shot
 def plan(out, output_format, diffs, detailed_exitcode, no_validate, **options) -> int:
     """Show what apply would change on the server.
 
@@ -194,6 +215,7 @@ def _plan(options: dict, validate: bool = True) -> Plan:
 @selection_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @reports_errors
+@one_shot
 def diff(output_format, **options) -> int:
     """Show every difference with full diffs; exit 2 when there are any (for pre-merge checks).
 
@@ -215,6 +237,7 @@ def diff(output_format, **options) -> int:
 @click.option("--no-lock", is_flag=True, help="Do not take the advisory apply lock.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @reports_errors
+@one_shot
 def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **options) -> int:
     """Make the server match the files (or apply exactly a saved plan).
 
@@ -304,6 +327,7 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
 @server_options
 @click.option("--offline", is_flag=True, help="Only the local checks, even when a server is configured.")
 @reports_errors
+@one_shot
 def validate(paths, offline, **options) -> int:
     """Check flow files: locally, then by the server when one is configured and reachable.
 

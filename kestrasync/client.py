@@ -32,6 +32,8 @@ from kestrasync.model import FlowKey, RemoteFlow
 from kestrasync.yamltext import body_of, parse_source
 
 YAML = "application/x-yaml"
+SEARCH = "/flows/search"
+EXPORT = "/flows/export/by-query"
 SEARCH_PAGE_SIZE = 1000
 SEARCH_ORDER = ["namespace:asc", "id:asc"]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -142,62 +144,75 @@ class KestraClient:
         return _per_scope(lambda scope: self._read_scope(scope, parallelism), scopes, parallelism)
 
     def _read_scope(self, scope: str, parallelism: int) -> dict[FlowKey, RemoteFlow]:
-        # Search before export: a flow saved in between then shows a newer source with an older
-        # revision, which makes a saved plan look stale (safe), never the reverse.
-        revisions = self.search_revisions(scope, parallelism)
-        try:
-            sources = self.export_sources(scope, revisions.keys())
-        except ApiError as error:
-            if error.status not in (403, 404, 405, 500, 501):
-                raise
-            return self._get_each(revisions, parallelism)
+        # Every search page is received before the export is asked for: a flow saved in between then
+        # shows a newer source with an older revision, which makes a saved plan look stale (safe), never
+        # the reverse. The pages are decoded while the export is on its way.
+        revisions, pages = self._search(scope, parallelism)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            exporting = pool.submit(self._send, "GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
+            for page in pages:
+                revisions.update(self._revisions_in(page)[0])
+            try:
+                export = exporting.result()
+            except ApiError as error:
+                if error.status not in (403, 404, 405, 500, 501):
+                    raise
+                return self._get_each(revisions, parallelism)
+        sources = self._sources_in(export, revisions.keys())
         return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
 
     def search_revisions(self, scope: str, parallelism: int = 8) -> dict[FlowKey, int]:
-        """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`.
+        """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`."""
+        revisions, pages = self._search(scope, parallelism)
+        for page in pages:
+            revisions.update(self._revisions_in(page)[0])
+        return revisions
+
+    def _search(self, scope: str, parallelism: int) -> tuple[dict[FlowKey, int], list[httpx.Response]]:
+        """The revisions on the first search page, and the other pages as received (not yet decoded).
 
         The first page tells how many there are; the other pages are then fetched together.
         """
-        first, total = self._search_page(scope, 1)
+        revisions, total = self._revisions_in(self._search_page(scope, 1))
         pages = -(-total // SEARCH_PAGE_SIZE)
-        revisions = dict(first)
-        if pages > 1:
-            with ThreadPoolExecutor(max_workers=max(1, min(parallelism, pages - 1))) as pool:
-                for found, _ in pool.map(lambda page: self._search_page(scope, page), range(2, pages + 1)):
-                    revisions.update(found)
-        return revisions
+        if pages <= 1:
+            return revisions, []
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, pages - 1))) as pool:
+            return revisions, list(pool.map(lambda page: self._search_page(scope, page), range(2, pages + 1)))
 
-    def _search_page(self, scope: str, page: int) -> tuple[dict[FlowKey, int], int]:
+    def _search_page(self, scope: str, page: int) -> httpx.Response:
         # Kestra has no default order: without one, concurrent pages could skip or repeat flows.
         params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE, "page": page, "sort": SEARCH_ORDER}
-        body = self._json("GET", "/flows/search", params=params)
+        return self._send("GET", SEARCH, params=params)
+
+    def _revisions_in(self, page: httpx.Response) -> tuple[dict[FlowKey, int], int]:
+        body = self._decoded(page, "GET", SEARCH)
         results = body.get("results") if isinstance(body, dict) else None
         total = body.get("total") if isinstance(body, dict) else None
         if not isinstance(results, list) or not isinstance(total, int):
-            raise self._unexpected("GET", "/flows/search", "a page without results/total")
+            raise self._unexpected("GET", SEARCH, "a page without results/total")
         return {FlowKey(item["namespace"], item["id"]): int(item["revision"]) for item in results}, total
 
     def read_revisions(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, int]:
         """Revisions of every live flow under `scopes`: what a saved plan's freshness is checked against."""
         return _per_scope(lambda scope: self.search_revisions(scope, parallelism), scopes, parallelism)
 
-    def export_sources(self, scope: str, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
-        """Sources of the flows under `scope`, from one ZIP export, matched to `keys`.
+    def _sources_in(self, export: httpx.Response, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
+        """Sources of the flows `keys` in an export ZIP.
 
         Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
         can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
         """
-        response = self._send("GET", "/flows/export/by-query", params={"filters[namespace][PREFIX]": scope})
         wanted = set(keys)
         sources: dict[FlowKey, str] = {}
         try:
-            for name, data in zip_entries(response.content):
+            for name, data in zip_entries(export.content):
                 source = data.decode("utf-8")
                 key = _named_flow(name, wanted) or _key_of(source)
                 if key in wanted:
                     sources[key] = source
         except (zipfile.BadZipFile, UnicodeDecodeError, zlib.error, struct.error) as error:
-            raise self._unexpected("GET", "/flows/export/by-query", f"an unreadable export ({error})") from None
+            raise self._unexpected("GET", EXPORT, f"an unreadable export ({error})") from None
         return sources
 
     def _get_each(self, revisions: dict[FlowKey, int], parallelism: int) -> dict[FlowKey, RemoteFlow]:
@@ -281,7 +296,9 @@ class KestraClient:
     # Transport
 
     def _json(self, method: str, path: str, **kwargs):
-        response = self._send(method, path, **kwargs)
+        return self._decoded(self._send(method, path, **kwargs), method, path)
+
+    def _decoded(self, response: httpx.Response, method: str, path: str):
         try:
             return response.json()
         except ValueError:
@@ -366,7 +383,7 @@ class KestraClient:
                 f"The Kestra server at {where} refused tenant '{self.tenant}': {detail}",
                 status=status, method=method, path=path, messages=messages,
             )
-        if status == 404 and path in ("/flows/search", "/flows/validate"):
+        if status == 404 and path in (SEARCH, "/flows/validate"):
             detail = f"{detail} (is {self.url} a Kestra server, and tenant '{self.tenant}' right?)"
         return ApiError(
             f"The Kestra server at {where} answered {status} to {method} {path}: {detail}",

@@ -93,7 +93,7 @@ def scan(paths: Sequence[Path], options: ScanOptions = ScanOptions(), cache: Sca
     """Every flow under `paths`, sorted by key; raises ScanFailed listing every problem found."""
     errors: list[FlowFileError] = []
     flows: list[LocalFlow] = []
-    for file_flows, file_errors in _read_all(find_files(paths, options, errors), options.max_file_bytes, cache):
+    for file_flows, file_errors in _read_all(_find(paths, options, errors), options.max_file_bytes, cache):
         flows.extend(file_flows)
         errors.extend(file_errors)
     if cache is not None:
@@ -104,13 +104,14 @@ def scan(paths: Sequence[Path], options: ScanOptions = ScanOptions(), cache: Sca
     return tuple(sorted(flows, key=lambda f: f.key))
 
 
-def _read_all(files: list[Path], max_bytes: int, cache: ScanCache | None) -> list[Result]:
+def _read_all(files: list[str], max_bytes: int, cache: ScanCache | None) -> list[Result]:
     """Every file's result, in order, each file read once. Files the cache knows are not parsed;
     the others are parsed by one process per core when there are many (composing YAML holds the GIL)."""
     results: list[Result | None] = [None] * len(files)
     unknown: list[tuple[int, str | None, bytes, str]] = []  # index, digest, bytes, shown path
+    here = os.path.join(os.getcwd(), "")
     for index, file in enumerate(files):
-        shown = display_path(file)
+        shown = file.removeprefix(here)  # display_path(file), for the absolute paths _find gives
         try:
             data = _read_bytes(file, shown, max_bytes)
         except FlowFileError as error:
@@ -220,29 +221,34 @@ class FileFilter:
 
     def wants(self, path: Path | str) -> bool:
         """A flow file: matched by an include, by no exclude, and in no hidden directory."""
-        rel = self.relative(path)
+        return self.accepts(self.relative(path))
+
+    def accepts(self, rel: str) -> bool:
+        """wants(), for a path already relative to the root."""
         hidden = not rel.startswith("/") and ("/." in rel or rel.startswith("."))
-        return not hidden and any(r.fullmatch(rel) for r in self.include) and not self._excluded(rel)
+        return not hidden and any(r.fullmatch(rel) for r in self.include) and not self.excludes(rel)
 
-    def excluded(self, path: Path | str) -> bool:
-        return self._excluded(self.relative(path))
-
-    def _excluded(self, rel: str) -> bool:
+    def excludes(self, rel: str) -> bool:
         return any(r.fullmatch(rel) for r in self.exclude)
 
 
 def find_files(paths: Sequence[Path], options: ScanOptions, errors: list[FlowFileError]) -> list[Path]:
     """The flow files under `paths`: a file named explicitly is always taken; directories are walked
     (hidden ones skipped, symbolic links followed, loops reported) and filtered by the globs."""
+    return [Path(file) for file in _find(paths, options, errors)]
+
+
+def _find(paths: Sequence[Path], options: ScanOptions, errors: list[FlowFileError]) -> list[str]:
+    """find_files, as absolute path strings: a Path per file would cost a large scan a tenth of its time."""
     wanted = FileFilter(options)
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(_walk(path, wanted, errors, ancestors=()))
-        elif path.is_file():
+    files: list[str] = []
+    for path in map(os.path.abspath, paths):
+        if os.path.isdir(path):
+            files.extend(_walk(path, "" if path == wanted.root else wanted.relative(path), wanted, errors, ancestors=()))
+        elif os.path.isfile(path):
             files.append(path)
         else:
-            errors.append(FlowFileError(SourceLocation(display_path(path)), _missing_reason(path)))
+            errors.append(FlowFileError(SourceLocation(display_path(path)), _missing_reason(Path(path))))
     return files
 
 
@@ -258,7 +264,8 @@ def _missing_reason(path: Path) -> str:
     return "not a regular file or directory"
 
 
-def _walk(directory: Path | str, wanted: FileFilter, errors: list[FlowFileError], ancestors: tuple) -> Iterator[Path]:
+def _walk(directory: str, relative: str, wanted: FileFilter, errors: list[FlowFileError], ancestors: tuple) -> Iterator[str]:
+    """The wanted files below `directory`, whose path relative to the scan root is `relative`."""
     try:
         st = os.stat(directory)
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -274,18 +281,19 @@ def _walk(directory: Path | str, wanted: FileFilter, errors: list[FlowFileError]
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        child = f"{relative}/{entry.name}" if relative else entry.name
         try:
             is_dir = entry.is_dir()
             is_file = not is_dir and entry.is_file()
         except OSError:  # a symbolic link to itself: following it fails
             is_dir = is_file = False
         if is_dir:
-            if not wanted.excluded(entry.path):
-                yield from _walk(entry.path, wanted, errors, ancestors + (identity,))
+            if not wanted.excludes(child):
+                yield from _walk(entry.path, child, wanted, errors, ancestors + (identity,))
         elif is_file:
-            if wanted.wants(entry.path):
-                yield Path(entry.path)
-        elif entry.is_symlink() and wanted.wants(entry.path):
+            if wanted.accepts(child):
+                yield entry.path
+        elif entry.is_symlink() and wanted.accepts(child):
             errors.append(FlowFileError(SourceLocation(display_path(entry.path)), _missing_reason(Path(entry.path))))
 
 
@@ -307,14 +315,16 @@ def _read_bytes(path: Path | str, shown: str, max_bytes: int) -> bytes:
     """The file's bytes, refused over `max_bytes`; never more than the limit in memory.
 
     os.read with the size from fstat is several times faster than open().read() on small files,
-    which shows when a repository holds thousands of them.
+    which shows when a repository holds thousands of them; a read shorter than asked is the end.
     """
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, min(os.fstat(fd).st_size, max_bytes) + 1)
-            while len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
-                data += more  # the file grew since fstat
+            asked = min(os.fstat(fd).st_size, max_bytes) + 1
+            data = os.read(fd, asked)
+            if len(data) == asked:  # more than fstat said (the file grew, or is special): read on
+                while len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
+                    data += more
         finally:
             os.close(fd)
     except OSError as error:
