@@ -272,8 +272,7 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
         if not plan_file and not auto_approve:
             _confirm()
         try:
-            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True), stop=stop):
-                engine.check_fresh(result, client)
+            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True), stop=stop, plan=result):
                 report = engine.apply(result, client, settings, stop=stop)
         except Interrupted as error:  # while waiting for the lock: nothing was applied
             show_error(error)

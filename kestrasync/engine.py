@@ -66,14 +66,22 @@ def connect(settings: Settings, stop: threading.Event | None = None) -> KestraCl
 
 
 def apply_lock(
-    settings: Settings, client: KestraClient, warn: Callable[[str], None], stop: threading.Event | None = None
+    settings: Settings,
+    client: KestraClient,
+    warn: Callable[[str], None],
+    stop: threading.Event | None = None,
+    plan: Plan | None = None,
 ) -> ApplyLock | nullcontext:
-    """The advisory lock an apply holds (a no-op with `lock.enabled: false` or --no-lock); waiting
-    for it ends when `stop` is set."""
+    """The advisory lock an apply holds (none with `lock.enabled: false` or --no-lock); waiting for it
+    ends when `stop` is set. A `plan` is checked fresh under the lock (StalePlan otherwise), while the
+    lock settles."""
+    check = (lambda: check_fresh(plan, client)) if plan is not None else None
     if not settings.lock:
+        if check:
+            check()
         return nullcontext()
     options = LockOptions(settings.lock_namespace, settings.lock_key, settings.lock_ttl, settings.lock_timeout)
-    return ApplyLock(client, options, warn=warn, stop=stop)
+    return ApplyLock(client, options, warn=warn, stop=stop, meanwhile=check)
 
 
 def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:

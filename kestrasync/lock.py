@@ -52,13 +52,27 @@ def _iso(moment: float) -> str:
 
 
 class ApplyLock:
-    """Context manager: `with ApplyLock(client, options, warn=...): apply...`."""
+    """Context manager: `with ApplyLock(client, options, warn=...): apply...`.
 
-    def __init__(self, client: KestraClient, options: LockOptions, *, warn: Callable[[str], None], stop: threading.Event | None = None):
+    `meanwhile` runs while the lock settles (between writing it and reading it back), so the wait
+    is not wasted: apply checks its plan is fresh then. Nothing else can write at that moment: another
+    apply would have to be settling its own lock, and only one of them will get past the read-back.
+    """
+
+    def __init__(
+        self,
+        client: KestraClient,
+        options: LockOptions,
+        *,
+        warn: Callable[[str], None],
+        stop: threading.Event | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ):
         self.client = client
         self.options = options
         self.warn = warn
         self.stop = stop or threading.Event()
+        self.meanwhile = meanwhile
         self.token = uuid.uuid4().hex
         self.held = False
 
@@ -110,7 +124,15 @@ class ApplyLock:
         }
         # Kestra drops the entry itself a while after it expires; until then it shows who left it.
         self.client.kv_put(self.options.namespace, self.options.key, value, ttl_seconds=2 * self.options.ttl_seconds)
-        self._wait(VERIFY_DELAY)
+        settled = time.monotonic() + VERIFY_DELAY
+        self.held = True  # perhaps: if anything fails before the read-back, release() looks and cleans up
+        try:
+            if self.meanwhile:
+                self.meanwhile()
+            self._wait(max(0.0, settled - time.monotonic()))
+        except BaseException:
+            self.release()
+            raise
         current = self.client.kv_get(self.options.namespace, self.options.key)
         self.held = isinstance(current, dict) and current.get("token") == self.token
         return self.held

@@ -56,6 +56,23 @@ def test_apply_takes_and_releases_the_lock(repo, cli, server, kv):
     assert kv.get() is None
 
 
+def test_a_stale_plan_is_refused_under_the_lock_and_leaves_no_lock(repo, cli, server, probe, kv):
+    # The freshness check runs while the lock settles; refusing the plan gives the lock back.
+    repo.write("flows/a.yml", flow_yaml("company", "a"))
+    assert cli("apply", "--auto-approve").exit_code == 0
+    repo.write("flows/a.yml", flow_yaml("company", "a", message="planned"))
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    probe.update("company", "a", flow_yaml("company", "a", message="edited in the UI"))
+    server.reset(store=False, counters=True, faults=True)
+    result = cli("apply", "plan.json")
+    assert result.exit_code == 1 and "The plan is stale" in result.stderr
+    assert kv.get() is None
+    counts = server.request_counts()
+    assert counts["PUT /api/v1/{tenant}/namespaces/{namespace}/kv/{key}"] == 1
+    assert counts["DELETE /api/v1/{tenant}/namespaces/{namespace}/kv/{key}"] == 1
+    assert "PUT /api/v1/{tenant}/flows/{namespace}/{id}" not in counts
+
+
 def test_a_held_lock_refuses_apply_and_names_its_holder(repo, cli, probe, kv):
     kv.put(lock_value("ci@runner-7 pid 42", expires_in=600))
     repo.write("flows/a.yml", flow_yaml("company", "a"))
