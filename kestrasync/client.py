@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import re
 import struct
 import ssl
 import threading
@@ -204,11 +203,12 @@ class KestraClient:
         can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
         """
         wanted = set(keys)
+        stems = _entry_stems(wanted)
         sources: dict[FlowKey, str] = {}
         try:
             for name, data in zip_entries(export.content):
                 source = data.decode("utf-8")
-                key = _named_flow(name, wanted) or _key_of(source)
+                key = stems.get(name.removesuffix(".yml").removesuffix(".yaml")) or _key_of(source)
                 if key in wanted:
                     sources[key] = source
         except (zipfile.BadZipFile, UnicodeDecodeError, zlib.error, struct.error) as error:
@@ -483,22 +483,15 @@ def _members(archive: bytes) -> Iterator[tuple[str, int, int, int, int]]:
         position += 46 + name_length + extra_length + comment_length
 
 
-_SEPARATOR = re.compile(r"[-.]")
-
-
-def _named_flow(name: str, wanted: set[FlowKey]) -> FlowKey | None:
-    """The only wanted flow whose export entry could be called `name`, else None."""
-    stem = name.removesuffix(".yml").removesuffix(".yaml")
-    if stem == name:
-        return None
-    found = None
-    for separator in _SEPARATOR.finditer(stem):
-        key = FlowKey(stem[: separator.start()], stem[separator.end() :])
-        if key in wanted:
-            if found is not None:
-                return None
-            found = key
-    return found
+def _entry_stems(keys: Iterable[FlowKey]) -> dict[str, FlowKey | None]:
+    """Export entry name (without .yml) -> the flow it names; None when it could name several.
+    Entries are `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), and both parts may
+    hold `-` and `.`."""
+    stems: dict[str, FlowKey | None] = {}
+    for key in keys:
+        for stem in (f"{key.namespace}-{key.id}", f"{key.namespace}.{key.id}"):
+            stems[stem] = key if stems.get(stem, key) == key else None
+    return stems
 
 
 def _key_of(source: str) -> FlowKey | None:
