@@ -125,8 +125,8 @@ def measure(run: Run, emulator: Emulator, cwd: Path, name: str, *args: str, note
 
 
 def best_of(runs: list[Step]) -> Step:
-    """The fastest of several runs of a step that changes nothing (timeit's convention: on a shared
-    machine a run of a second varies by a fifth, always upwards); the note keeps the median."""
+    """The fastest of several runs of a short step (timeit's convention: on a shared machine a run of a
+    second varies by a fifth, always upwards); the note keeps the median."""
     best = min(runs, key=lambda step: step.seconds)
     median = sorted(step.seconds for step in runs)[len(runs) // 2]
     best.note = f"best of {len(runs)} (median {median:.2f} s)"
@@ -189,7 +189,8 @@ def scan_seconds(run: Run, cwd: Path, cache: bool) -> float:
 
 
 def benchmark(flows: int, namespaces: int, latency_ms: int, workdir: Path, repeat: int = 3) -> Run:
-    """Every step, against one emulator; steps that change nothing are the best of `repeat` runs."""
+    """Every step, against one emulator. The short steps are the best of `repeat` runs: the plans, and
+    the parallel apply (with a fresh edit each time); the long ones, bound by latency, run once."""
     run = Run(flows, namespaces, latency_ms, workdir)
     run.search_pages = -(-flows // 1000)
     paths = generate(workdir, flows, namespaces)

@@ -64,36 +64,42 @@ def _run_phase(
 ) -> list[ApplyResult]:
     """Start changes in plan order as soon as what they depend on is applied, `parallelism` at a time.
     Each finished change unblocks its dependents directly: no rescan of what waits, which shows
-    with thousands of changes."""
-    position = {c.key: i for i, c in enumerate(changes)}
-    blockers = {c.key: set(c.depends_on) for c in changes}
-    dependents: dict[FlowKey, list[FlowKey]] = defaultdict(list)
-    for change in changes:
+    with thousands of changes. Changes are tracked by position (a damaged plan file may repeat a key)."""
+    blockers = [set(c.depends_on) for c in changes]
+    dependents: dict[FlowKey, set[int]] = defaultdict(set)
+    for position, change in enumerate(changes):
         for dependency in change.depends_on:
-            dependents[dependency].append(change.key)
-    ready = [i for i, c in enumerate(changes) if not c.depends_on]  # a heap of plan positions
+            dependents[dependency].add(position)
+    ready = [position for position, waiting in enumerate(blockers) if not waiting]  # a heap: plan order
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
-    started: set[FlowKey] = set()
+    started: set[int] = set()
+    in_flight = 0
     results: list[ApplyResult] = []
     while True:
-        while ready and len(started) - len(results) < parallelism and not halted and not stop.is_set():
-            change = changes[heapq.heappop(ready)]
-            started.add(change.key)
-            pool.submit(apply_change, change, client).add_done_callback(finished.put)
-        if len(started) == len(results):
+        while ready and in_flight < parallelism and not halted and not stop.is_set():
+            position = heapq.heappop(ready)
+            started.add(position)
+            in_flight += 1
+            pool.submit(apply_change, changes[position], client).add_done_callback(finished.put)
+        if not in_flight:
             break  # nothing in flight and nothing ready: the rest waits for a failed change
         result = finished.get().result()
+        in_flight -= 1
         results.append(result)
         if result.status is ResultStatus.APPLIED:
-            for dependent in dependents[result.change.key]:
-                blockers[dependent].discard(result.change.key)
-                if not blockers[dependent]:
-                    heapq.heappush(ready, position[dependent])
+            for position in dependents.pop(result.change.key, ()):
+                blockers[position].discard(result.change.key)
+                if not blockers[position]:
+                    heapq.heappush(ready, position)
         elif not keep_going:
             halted = True
         if on_result:
             on_result(result)
-    skipped = [ApplyResult(c, ResultStatus.SKIPPED, message="not attempted") for c in changes if c.key not in started]
+    skipped = [
+        ApplyResult(change, ResultStatus.SKIPPED, message="not attempted")
+        for position, change in enumerate(changes)
+        if position not in started
+    ]
     for result in skipped:
         if on_result:
             on_result(result)

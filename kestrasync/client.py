@@ -208,7 +208,7 @@ class KestraClient:
         try:
             for name, data in zip_entries(export.content):
                 source = data.decode("utf-8")
-                key = stems.get(name.removesuffix(".yml").removesuffix(".yaml")) or _key_of(source)
+                key = stems.get(_stem(name)) or _key_of(source)
                 if key in wanted:
                     sources[key] = source
         except (zipfile.BadZipFile, UnicodeDecodeError, zlib.error, struct.error) as error:
@@ -481,6 +481,14 @@ def _members(archive: bytes) -> Iterator[tuple[str, int, int, int, int]]:
         raw_name = archive[position + 46 : position + 46 + name_length]
         yield raw_name.decode("utf-8" if flags & _UTF8_NAME else "cp437"), offset, method, size, crc
         position += 46 + name_length + extra_length + comment_length
+
+
+def _stem(name: str) -> str:
+    """An export entry's name without its extension (one only: `a.yaml.yml` is flow `a.yaml`)."""
+    for extension in (".yml", ".yaml"):
+        if name.endswith(extension):
+            return name[: -len(extension)]
+    return name
 
 
 def _entry_stems(keys: Iterable[FlowKey]) -> dict[str, FlowKey | None]:

@@ -130,10 +130,10 @@ class ApplyLock:
             if self.meanwhile:
                 self.meanwhile()
             self._wait(max(0.0, settled - time.monotonic()))
+            current = self.client.kv_get(self.options.namespace, self.options.key)
         except BaseException:
             self.release()
             raise
-        current = self.client.kv_get(self.options.namespace, self.options.key)
         self.held = isinstance(current, dict) and current.get("token") == self.token
         return self.held
 

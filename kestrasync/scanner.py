@@ -111,7 +111,7 @@ def _read_all(files: list[str], max_bytes: int, cache: ScanCache | None) -> list
     unknown: list[tuple[int, str | None, bytes, str]] = []  # index, digest, bytes, shown path
     here = os.path.join(os.getcwd(), "")
     for index, file in enumerate(files):
-        shown = file.removeprefix(here)  # display_path(file), for the absolute paths _find gives
+        shown = file.removeprefix(here) if os.path.isabs(file) else display_path(file)
         try:
             data = _read_bytes(file, shown, max_bytes)
         except FlowFileError as error:
@@ -211,10 +211,10 @@ class FileFilter:
         self.exclude = [_glob_regex(p) for p in options.exclude]
 
     def relative(self, path: Path | str) -> str:
-        """Relative to the root with `/` separators; an absolute path when outside it."""
-        path = os.fspath(path)
-        if not os.path.isabs(path):
-            path = os.path.abspath(path)
+        """Relative to the root with `/` separators ("" for the root itself); an absolute path when outside it."""
+        path = os.path.abspath(path)
+        if path == self.root:
+            return ""
         if path.startswith(self._prefix):
             path = path[len(self._prefix) :]
         return path if os.sep == "/" else path.replace(os.sep, "/")
@@ -242,9 +242,9 @@ def _find(paths: Sequence[Path], options: ScanOptions, errors: list[FlowFileErro
     """find_files, as absolute path strings: a Path per file would cost a large scan a tenth of its time."""
     wanted = FileFilter(options)
     files: list[str] = []
-    for path in map(os.path.abspath, paths):
+    for path in map(os.fspath, paths):
         if os.path.isdir(path):
-            files.extend(_walk(path, "" if path == wanted.root else wanted.relative(path), wanted, errors, ancestors=()))
+            files.extend(_walk(path, wanted.relative(path), wanted, errors, ancestors=()))
         elif os.path.isfile(path):
             files.append(path)
         else:
@@ -265,7 +265,8 @@ def _missing_reason(path: Path) -> str:
 
 
 def _walk(directory: str, relative: str, wanted: FileFilter, errors: list[FlowFileError], ancestors: tuple) -> Iterator[str]:
-    """The wanted files below `directory`, whose path relative to the scan root is `relative`."""
+    """The wanted files below `directory`, whose path relative to the scan root is `relative` (absolute
+    when the directory is not inside the root: then each entry's is worked out, as it may be inside)."""
     try:
         st = os.stat(directory)
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -281,7 +282,10 @@ def _walk(directory: str, relative: str, wanted: FileFilter, errors: list[FlowFi
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        child = f"{relative}/{entry.name}" if relative else entry.name
+        if os.path.isabs(relative):
+            child = wanted.relative(entry.path)
+        else:
+            child = f"{relative}/{entry.name}" if relative else entry.name
         try:
             is_dir = entry.is_dir()
             is_file = not is_dir and entry.is_file()
@@ -315,16 +319,14 @@ def _read_bytes(path: Path | str, shown: str, max_bytes: int) -> bytes:
     """The file's bytes, refused over `max_bytes`; never more than the limit in memory.
 
     os.read with the size from fstat is several times faster than open().read() on small files,
-    which shows when a repository holds thousands of them; a read shorter than asked is the end.
+    which shows when a repository holds thousands of them.
     """
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            asked = min(os.fstat(fd).st_size, max_bytes) + 1
-            data = os.read(fd, asked)
-            if len(data) == asked:  # more than fstat said (the file grew, or is special): read on
-                while len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
-                    data += more
+            data = os.read(fd, min(os.fstat(fd).st_size, max_bytes) + 1)
+            while len(data) <= max_bytes and (more := os.read(fd, max_bytes + 1 - len(data))):
+                data += more  # the file grew since fstat, or a file system answered in parts
         finally:
             os.close(fd)
     except OSError as error:

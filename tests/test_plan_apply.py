@@ -120,11 +120,14 @@ def test_damaged_plan_file_is_a_clear_error(repo, cli):
     assert "plan.json is not a kestra-sync plan file" in result.stderr
 
 
+SUBFLOW_CALLER = (
+    "id: caller\nnamespace: company.team\ntasks:\n"
+    "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: zz_child\n"
+)
+
+
 def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
-    caller = (
-        "id: caller\nnamespace: company.team\ntasks:\n"
-        "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: zz_child\n"
-    )
+    caller = SUBFLOW_CALLER
     listener = (
         "id: aa_listener\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
         "triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: p\n"
@@ -143,6 +146,19 @@ def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
     result = cli("apply", "--auto-approve", "--format", "json", "--parallelism", "8")
     applied = [r["flow"] for r in output_json(result)["results"]]
     assert applied == order
+
+
+def test_a_plan_file_repeating_a_dependency_applies_each_change_once(repo, cli, server):
+    repo.write("flows/caller.yml", SUBFLOW_CALLER)
+    repo.write("flows/child.yml", flow_yaml("company.team", "zz_child"))
+    assert cli("plan", "--out", "plan.json").exit_code == 0
+    data = json.loads((repo.root / "plan.json").read_text())
+    data["changes"][1]["depends_on"] *= 2  # a hand-edited plan: one dependency named twice
+    (repo.root / "plan.json").write_text(json.dumps(data))
+    result = cli("apply", "plan.json", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [r["flow"] for r in output_json(result)["results"]] == ["company.team/zz_child", "company.team/caller"]
+    assert server.request_counts()["POST /api/v1/{tenant}/flows"] == 2
 
 
 def test_failure_midway_stops_reports_and_rerun_converges(repo, cli, server, probe):
@@ -261,6 +277,15 @@ def test_export_entries_whose_names_fit_two_flows_are_matched_by_content(repo, c
     result = cli("plan")
     assert "No changes. 4 flow(s) match the server." in result.stdout, result.output
     assert server.request_counts() == {"GET /api/v1/{tenant}/flows/search": 1, "GET /api/v1/{tenant}/flows/export/by-query": 1}
+
+
+def test_a_flow_id_ending_in_yaml_is_not_taken_for_another(repo, cli, server):
+    # `company-foo.yaml.yml` is the export entry of company/foo.yaml, not of company/foo.
+    repo.write("flows/foo.yml", flow_yaml("company", "foo", message="foo"))
+    repo.write("flows/foo.yaml.yml", flow_yaml("company", "foo.yaml", message="foo.yaml"))
+    assert cli("apply", "--auto-approve").exit_code == 0
+    result = cli("plan")
+    assert "No changes. 2 flow(s) match the server." in result.stdout, result.output
 
 
 def test_validate_command_uses_the_server_when_it_answers(repo, cli, server):

@@ -135,6 +135,41 @@ def test_excluded_and_hidden_files_are_not_scanned(repo):
     assert "1 flow(s) pass" in result.stdout
 
 
+def test_excludes_hold_when_a_directory_above_the_root_is_scanned(repo, monkeypatch):
+    # Walking from outside the root, each file is still matched by its path relative to the root.
+    repo.config(
+        """\
+        flows:
+          paths: [flows]
+          exclude: ["drafts/**"]
+        namespaces: [company]
+        """
+    )
+    repo.write("flows/a.yml", GOOD)
+    repo.write("drafts/wip.yml", "broken: [\n")
+    result = validate("..")
+    assert result.exit_code == 0, result.output
+    assert "1 flow(s) pass" in result.stdout
+
+
+def test_configured_paths_outside_the_root_are_scanned(repo):
+    repo.config(
+        """\
+        flows:
+          paths: [flows, ../shared-flows]
+        namespaces: [company]
+        """
+    )
+    repo.write("flows/a.yml", GOOD)
+    repo.write("../shared-flows/b.yml", flow_yaml("company.team", "shared"))
+    repo.write("../shared-flows/bad.yml", "id: b\n")
+    result = validate()
+    assert result.exit_code == 1
+    assert "../shared-flows/bad.yml:1:1: not a flow: no `namespace` key" in result.stderr
+    (repo.root / "../shared-flows/bad.yml").unlink()
+    assert "2 flow(s) pass" in validate().stdout
+
+
 def test_non_flow_yaml_is_an_error_unless_excluded(repo):
     repo.write("flows/a.yml", GOOD)
     repo.write("flows/docker-compose.yml", "services:\n  kestra:\n    image: kestra/kestra\n")
