@@ -149,8 +149,7 @@ class KestraClient:
         revisions, pages = self._search(scope, parallelism)
         with ThreadPoolExecutor(max_workers=1) as pool:
             exporting = pool.submit(self._send, "GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
-            for page in pages:
-                revisions.update(self._revisions_in(page)[0])
+            self._add_pages(revisions, pages)
             try:
                 export = exporting.result()
             except ApiError as error:
@@ -163,9 +162,7 @@ class KestraClient:
     def search_revisions(self, scope: str, parallelism: int = 8) -> dict[FlowKey, int]:
         """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`."""
         revisions, pages = self._search(scope, parallelism)
-        for page in pages:
-            revisions.update(self._revisions_in(page)[0])
-        return revisions
+        return self._add_pages(revisions, pages)
 
     def _search(self, scope: str, parallelism: int) -> tuple[dict[FlowKey, int], list[httpx.Response]]:
         """The revisions on the first search page, and the other pages as received (not yet decoded).
@@ -183,6 +180,11 @@ class KestraClient:
         # Kestra has no default order: without one, concurrent pages could skip or repeat flows.
         params = {"filters[namespace][PREFIX]": scope, "size": SEARCH_PAGE_SIZE, "page": page, "sort": SEARCH_ORDER}
         return self._send("GET", SEARCH, params=params)
+
+    def _add_pages(self, revisions: dict[FlowKey, int], pages: list[httpx.Response]) -> dict[FlowKey, int]:
+        for page in pages:
+            revisions.update(self._revisions_in(page)[0])
+        return revisions
 
     def _revisions_in(self, page: httpx.Response) -> tuple[dict[FlowKey, int], int]:
         body = self._decoded(page, "GET", SEARCH)
