@@ -1,7 +1,7 @@
 """KestraClient: the only module that speaks HTTP, through httpx.
 
 Reads are bulk: one export (a ZIP of sources) and a paged search (revisions) per namespace scope, never a
-request per flow. Writes are one flow per request with the file's exact text as `application/x-yaml`:
+request per flow; the revisions are decoded only when a flow may change. Writes are one flow per request with the file's exact text as `application/x-yaml`:
 Kestra's namespace bulk endpoint splits bodies on any `---` and deletes by default, so it is not used.
 Transient faults are retried with backoff; a create whose outcome is unknown is settled by reading the
 flow back, never by a blind retry. Every failure becomes a KestraSyncError with a sentence that names
@@ -19,13 +19,15 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from kestrasync.differ import is_same_source
 from kestrasync.errors import ApiError, AuthRejected, ServerUnreachable
 from kestrasync.model import FlowKey, RemoteFlow
 from kestrasync.yamltext import body_of, parse_source
@@ -37,6 +39,7 @@ SEARCH_PAGE_SIZE = 1000
 SEARCH_ORDER = ["namespace:asc", "id:asc"]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 VALIDATE_BATCH = 50
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,25 +142,26 @@ class KestraClient:
     # Reading
 
     def read_flows(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, RemoteFlow]:
-        """Every live flow under the namespace prefixes `scopes`: per scope a search for revisions, then an export."""
-        return _per_scope(lambda scope: self._read_scope(scope, parallelism), scopes, parallelism)
+        """Every live flow under the namespace prefixes `scopes`, with its revision."""
+        return self.fetch_flows(scopes, parallelism).flows()
 
-    def _read_scope(self, scope: str, parallelism: int) -> dict[FlowKey, RemoteFlow]:
+    def fetch_flows(self, scopes: Sequence[str], parallelism: int = 8) -> FetchedFlows:
+        """Every live flow under the namespace prefixes `scopes`, as received: per scope a paged search
+        for revisions, then an export of the sources. FetchedFlows.flows() decodes them."""
+        return FetchedFlows(self, _per_scope(lambda scope: self._fetch_scope(scope, parallelism), scopes, parallelism))
+
+    def _fetch_scope(self, scope: str, parallelism: int) -> _Fetched:
         # Every search page is received before the export is asked for: a flow saved in between then
         # shows a newer source with an older revision, which makes a saved plan look stale (safe), never
-        # the reverse. The pages are decoded while the export is on its way.
+        # the reverse.
         revisions, pages = self._search(scope, parallelism)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            exporting = pool.submit(self._send, "GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
-            self._add_pages(revisions, pages)
-            try:
-                export = exporting.result()
-            except ApiError as error:
-                if error.status not in (403, 404, 405, 500, 501):
-                    raise
-                return self._get_each(revisions, parallelism)
-        sources = self._sources_in(export, revisions.keys())
-        return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
+        try:
+            export = self._send("GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
+        except ApiError as error:
+            if error.status not in (403, 404, 405, 500, 501):
+                raise
+            return _Fetched(revisions, [], None, self._get_each(self._add_pages(revisions, pages), parallelism))
+        return _Fetched(revisions, pages, export)
 
     def search_revisions(self, scope: str, parallelism: int = 8) -> dict[FlowKey, int]:
         """(namespace, id) -> latest revision of the live flows under the namespace prefix `scope`."""
@@ -167,7 +171,7 @@ class KestraClient:
     def _search(self, scope: str, parallelism: int) -> tuple[dict[FlowKey, int], list[httpx.Response]]:
         """The revisions on the first search page, and the other pages as received (not yet decoded).
 
-        The first page tells how many there are; the other pages are then fetched together.
+        The first page tells how many there are; the others are then fetched together.
         """
         revisions, total = self._revisions_in(self._search_page(scope, 1))
         pages = -(-total // SEARCH_PAGE_SIZE)
@@ -196,26 +200,15 @@ class KestraClient:
 
     def read_revisions(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, int]:
         """Revisions of every live flow under `scopes`: what a saved plan's freshness is checked against."""
-        return _per_scope(lambda scope: self.search_revisions(scope, parallelism), scopes, parallelism)
+        parts = _per_scope(lambda scope: self.search_revisions(scope, parallelism), scopes, parallelism)
+        return {key: revision for part in parts for key, revision in part.items()}
 
-    def _sources_in(self, export: httpx.Response, keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
-        """Sources of the flows `keys` in an export ZIP.
-
-        Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
-        can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
-        """
-        wanted = set(keys)
-        stems = _entry_stems(wanted)
-        sources: dict[FlowKey, str] = {}
+    def _export_entries(self, export: httpx.Response) -> list[tuple[str, str]]:
+        """(entry name without its extension, source) of each flow in an export ZIP."""
         try:
-            for name, data in zip_entries(export.content):
-                source = data.decode("utf-8")
-                key = stems.get(_stem(name)) or _key_of(source)
-                if key in wanted:
-                    sources[key] = source
+            return [(_stem(name), data.decode("utf-8")) for name, data in zip_entries(export.content)]
         except (zipfile.BadZipFile, UnicodeDecodeError, zlib.error, struct.error) as error:
             raise self._unexpected("GET", EXPORT, f"an unreadable export ({error})") from None
-        return sources
 
     def _get_each(self, revisions: dict[FlowKey, int], parallelism: int) -> dict[FlowKey, RemoteFlow]:
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
@@ -399,6 +392,78 @@ class KestraClient:
         )
 
 
+@dataclass
+class _Fetched:
+    """One scope as received: the revisions of its first search page, its other pages (not yet
+    decoded) and its export; or its flows, read one by one when the server refused the export."""
+
+    revisions: dict[FlowKey, int]
+    pages: list[httpx.Response]
+    export: httpx.Response | None
+    flows: dict[FlowKey, RemoteFlow] | None = None
+
+
+class FetchedFlows:
+    """The flows of a read, decoded by flows(): only what a plan needs of them."""
+
+    def __init__(self, client: KestraClient, scopes: list[_Fetched]):
+        self._client = client
+        self._scopes = scopes
+
+    def flows(self, local: Mapping[FlowKey, str] | None = None) -> dict[FlowKey, RemoteFlow]:
+        """(namespace, id) -> flow, with its revision.
+
+        A revision only matters to a flow that will change. So when a scope's export holds only flows
+        of `local` (key -> source), each with the same text, its search pages are not decoded (a tenth
+        of a plan of 10,000 flows) and its flows get revision None. Equal texts name the same flow, so
+        the entries' names only serve to find the text to compare with. A flow missing from the export
+        is absent for the plan either way; a flow it adds since the search is as the repository has it.
+        """
+        stems = _entry_stems(local) if local else {}
+        flows: dict[FlowKey, RemoteFlow] = {}
+        for scope in self._scopes:
+            flows.update(self._scope_flows(scope, local or {}, stems))
+        return flows
+
+    def _scope_flows(self, scope: _Fetched, local: Mapping[FlowKey, str], stems: dict[str, FlowKey | None]) -> dict[FlowKey, RemoteFlow]:
+        if scope.flows is not None:
+            return scope.flows
+        entries = self._client._export_entries(scope.export)
+        unchanged = _unchanged(entries, local, stems)
+        if unchanged is not None:
+            return unchanged
+        revisions = self._client._add_pages(scope.revisions, scope.pages)
+        sources = self._sources(entries, revisions.keys())
+        return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
+
+    @staticmethod
+    def _sources(entries: list[tuple[str, str]], keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
+        """Sources of the flows `keys` among the export's entries.
+
+        Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
+        can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
+        """
+        wanted = set(keys)
+        stems = _entry_stems(wanted)
+        sources: dict[FlowKey, str] = {}
+        for stem, source in entries:
+            key = stems.get(stem) or _key_of(source)
+            if key in wanted:
+                sources[key] = source
+        return sources
+
+
+def _unchanged(entries: list[tuple[str, str]], local: Mapping[FlowKey, str], stems: dict[str, FlowKey | None]) -> dict[FlowKey, RemoteFlow] | None:
+    """The flows of export `entries` when each is a flow of `local` with the same text, else None."""
+    flows: dict[FlowKey, RemoteFlow] = {}
+    for stem, source in entries:
+        key = stems.get(stem)
+        if key is None or key in flows or not is_same_source(local[key], source):
+            return None
+        flows[key] = RemoteFlow(key, source, None)
+    return flows
+
+
 class _Retryable(Exception):
     """A failure that may pass: the server was unreachable, did not answer, or said 429/502/503/504."""
 
@@ -511,13 +576,10 @@ def _key_of(source: str) -> FlowKey | None:
     return None
 
 
-def _per_scope(read: Callable[[str], dict], scopes: Sequence[str], parallelism: int) -> dict:
-    """The union of `read(scope)` over the scopes, read `parallelism` at a time."""
-    found: dict = {}
+def _per_scope(read: Callable[[str], T], scopes: Sequence[str], parallelism: int) -> list[T]:
+    """`read(scope)` of each scope, `parallelism` scopes at a time."""
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(scopes) or 1))) as pool:
-        for part in pool.map(read, scopes):
-            found.update(part)
-    return found
+        return list(pool.map(read, scopes))
 
 
 def _cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:

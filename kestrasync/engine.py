@@ -107,18 +107,20 @@ def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: 
     server unless asked not to).
 
     When the owned namespaces are configured, the server is read while the files are scanned:
-    one waits on the network, the other on the CPU.
+    one waits on the network, the other on the CPU. What was read is decoded against the files, so
+    that revisions are decoded only when a flow may change.
     """
     if local is None and settings.namespaces:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            reading = pool.submit(client.read_flows, Ownership(prefixes=settings.namespaces).scopes, settings.parallelism)
+            fetching = pool.submit(client.fetch_flows, Ownership(prefixes=settings.namespaces).scopes, settings.parallelism)
             local = scan_repository(settings)
-            remote = reading.result()
+            fetched = fetching.result()
         options = plan_options(settings, request, local)
     else:
         local = scan_repository(settings) if local is None else local
         options = plan_options(settings, request, local)
-        remote = client.read_flows(options.ownership.scopes, settings.parallelism)
+        fetched = client.fetch_flows(options.ownership.scopes, settings.parallelism)
+    remote = fetched.flows({f.key: f.source for f in local})
     return plan_against(local, remote, settings, options, client, request.validate)
 
 

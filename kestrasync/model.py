@@ -57,11 +57,12 @@ class LocalFlow:
 
 @dataclass(frozen=True, slots=True)
 class RemoteFlow:
-    """The latest live revision of a flow on the server."""
+    """The latest live revision of a flow on the server. Its number is None when it was not read: a
+    plan reads it only for flows that may change (see FetchedFlows.flows)."""
 
     key: FlowKey
     source: str
-    revision: int
+    revision: int | None
 
 
 class Action(enum.Enum):

@@ -91,14 +91,16 @@ def make_plan(
     """Compare and order. `remote_references` gives the references of flows that may be deleted,
     so deletes can go referencing flows first."""
     local_by_key = {f.key: f for f in local}
-    outside = [f for f in local_by_key.values() if not options.ownership.owns(f.key.namespace)]
+    namespaces = {k.namespace for k in local_by_key} | {k.namespace for k in remote}
+    owned = {namespace for namespace in namespaces if options.ownership.owns(namespace)}
+    outside = [f for f in local_by_key.values() if f.key.namespace not in owned]
     if outside:
         first = outside[0]
         raise PlanRefused(
             f"{first.location}: flow {first.key} is outside the namespaces this repository owns "
             f"({', '.join(options.ownership.prefixes)}); add its namespace to `namespaces` in kestra-sync.yaml"
         )
-    remote = {k: r for k, r in remote.items() if options.ownership.owns(k.namespace)}
+    remote = {k: r for k, r in remote.items() if k.namespace in owned}
     writes, deletes, skipped, unchanged = [], [], [], 0
     for key in sorted(local_by_key.keys() | remote.keys()):
         if not options.selects(key):

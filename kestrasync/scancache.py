@@ -80,7 +80,7 @@ class ScanCache:
                 FlowKey(namespace, flow_id),
                 text[start:end],
                 SourceLocation(shown, line),
-                tuple(FlowKey(*reference) for reference in references),
+                tuple([FlowKey(*reference) for reference in references]) if references else (),
             )
             for namespace, flow_id, start, end, line, references in items
         ]

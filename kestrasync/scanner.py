@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import difflib
 import errno
-import multiprocessing
 import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +109,10 @@ def _read_all(files: list[str], max_bytes: int, cache: ScanCache | None) -> list
     unknown: list[tuple[int, str | None, bytes, str]] = []  # index, digest, bytes, shown path
     here = os.path.join(os.getcwd(), "")
     for index, file in enumerate(files):
-        shown = file.removeprefix(here) if os.path.isabs(file) else display_path(file)
+        if file.startswith(here):
+            shown = file[len(here) :]
+        else:
+            shown = file if os.path.isabs(file) else display_path(file)
         try:
             data = _read_bytes(file, shown, max_bytes)
         except FlowFileError as error:
@@ -135,6 +136,9 @@ def _parse_all(items: list[tuple[bytes, str]], with_entries: bool) -> list[tuple
         return _parse_chunk(items, with_entries)
     size = -(-len(items) // (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    import multiprocessing  # here: a scan the cache answers should not pay for importing it
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork starts fastest, but is unsafe when other threads run (an HTTP pool, a test server): spawn then.
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
@@ -179,7 +183,12 @@ def display_path(path: Path | str) -> str:
 # Finding files
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
+def _globs_regex(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching any of the globs (none: a regex that matches nothing)."""
+    return re.compile("|".join(f"(?:{_glob_regex(p)})" for p in patterns) or "(?!)")
+
+
+def _glob_regex(pattern: str) -> str:
     """A glob with `**` (any directories), `*` and `?` (within one path segment)."""
     out, i = [], 0
     while i < len(pattern):
@@ -198,7 +207,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    return "".join(out)
 
 
 class FileFilter:
@@ -207,8 +216,8 @@ class FileFilter:
     def __init__(self, options: ScanOptions):
         self.root = os.path.abspath(options.root)
         self._prefix = os.path.join(self.root, "")
-        self.include = [_glob_regex(p) for p in options.include]
-        self.exclude = [_glob_regex(p) for p in options.exclude]
+        self._include = _globs_regex(options.include).fullmatch
+        self._exclude = _globs_regex(options.exclude).fullmatch
 
     def relative(self, path: Path | str) -> str:
         """Relative to the root with `/` separators ("" for the root itself); an absolute path when outside it."""
@@ -226,10 +235,10 @@ class FileFilter:
     def accepts(self, rel: str) -> bool:
         """wants(), for a path already relative to the root."""
         hidden = not rel.startswith("/") and ("/." in rel or rel.startswith("."))
-        return not hidden and any(r.fullmatch(rel) for r in self.include) and not self.excludes(rel)
+        return not hidden and self._include(rel) is not None and self._exclude(rel) is None
 
     def excludes(self, rel: str) -> bool:
-        return any(r.fullmatch(rel) for r in self.exclude)
+        return self._exclude(rel) is not None
 
 
 def find_files(paths: Sequence[Path], options: ScanOptions, errors: list[FlowFileError]) -> list[Path]:
@@ -280,13 +289,12 @@ def _walk(directory: str, relative: str, wanted: FileFilter, errors: list[FlowFi
             FlowFileError(SourceLocation(display_path(directory)), "symbolic link loop: this directory contains itself")
         )
         return
+    outside = os.path.isabs(relative)
+    prefix = f"{relative}/" if relative else ""
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if os.path.isabs(relative):
-            child = wanted.relative(entry.path)
-        else:
-            child = f"{relative}/{entry.name}" if relative else entry.name
+        child = wanted.relative(entry.path) if outside else prefix + entry.name
         try:
             is_dir = entry.is_dir()
             is_file = not is_dir and entry.is_file()

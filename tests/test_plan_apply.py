@@ -299,3 +299,30 @@ def test_validate_command_uses_the_server_when_it_answers(repo, cli, server):
     assert offline.exit_code == 0 and "2 flow(s) pass the local checks." in offline.stdout
     down = cli("validate", "--url", "http://127.0.0.1:9")
     assert down.exit_code == 0 and "Only the local checks were made." in down.stderr
+
+
+def test_revisions_are_read_for_the_flows_that_change_across_search_pages(repo, cli, probe):
+    """1,050 flows fill two search pages. A plan where nothing changes needs no revision; one where a
+    flow on the second page changed, or exists only on the server, shows its revision, and the saved
+    plan is checked fresh against it."""
+    for n in range(1050):
+        repo.write(f"flows/f{n:04}.yml", flow_yaml(f"company.t{n % 3}", f"f{n:04}"))
+    assert cli("apply", "--auto-approve", "--parallelism", "16").exit_code == 0
+    clean = cli("plan", "--detailed-exitcode")
+    assert clean.exit_code == 0, clean.output
+    assert "No changes. 1050 flow(s) match the server." in clean.stdout
+
+    last = flow_yaml("company.t2", "f1049", message="edited in the UI")
+    probe.update("company.t2", "f1049", last)
+    probe.update("company.t2", "f1049", last + "# twice\n")
+    edited = output_json(cli("plan", "--format", "json", "--out", "plan.json"))["changes"]
+    assert [(c["flow"], c["action"], c["revision_before"]) for c in edited] == [("company.t2/f1049", "update", 3)]
+    assert cli("apply", "plan.json").exit_code == 0
+    assert probe.flows()["company.t2/f1049"] == (4, flow_yaml("company.t2", "f1049"))
+
+    probe.create(flow_yaml("company.t2", "zz-only-on-the-server"))
+    pruned = output_json(cli("plan", "--prune", "--format", "json", "--out", "prune.json"))["changes"]
+    assert [(c["flow"], c["action"], c["revision_before"]) for c in pruned] == [("company.t2/zz-only-on-the-server", "delete", 1)]
+    assert cli("apply", "prune.json").exit_code == 0
+    assert "company.t2/zz-only-on-the-server" not in probe.flows()
+    assert "No changes. 1050 flow(s) match the server." in cli("plan", "--prune").stdout
