@@ -158,7 +158,7 @@ class KestraClient:
         try:
             export = self._send("GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
         except ApiError as error:
-            if error.status not in (403, 404, 405, 500, 501):
+            if error.status not in (404, 405, 500, 501):
                 raise
             return _Fetched(revisions, [], None, self._get_each(self._add_pages(revisions, pages), parallelism))
         return _Fetched(revisions, pages, export)
@@ -196,7 +196,10 @@ class KestraClient:
         total = body.get("total") if isinstance(body, dict) else None
         if not isinstance(results, list) or not isinstance(total, int):
             raise self._unexpected("GET", SEARCH, "a page without results/total")
-        return {FlowKey(item["namespace"], item["id"]): int(item["revision"]) for item in results}, total
+        try:
+            return {FlowKey(item["namespace"], item["id"]): int(item["revision"]) for item in results}, total
+        except (KeyError, TypeError, ValueError):
+            raise self._unexpected("GET", SEARCH, "a page whose flows lack a namespace, id or revision") from None
 
     def read_revisions(self, scopes: Sequence[str], parallelism: int = 8) -> dict[FlowKey, int]:
         """Revisions of every live flow under `scopes`: what a saved plan's freshness is checked against."""
@@ -408,7 +411,7 @@ class FetchedFlows:
 
     def __init__(self, client: KestraClient, scopes: list[_Fetched]):
         self._client = client
-        self._scopes = scopes
+        self._scopes: list[_Fetched] | None = scopes
 
     def flows(self, local: Mapping[FlowKey, str] | None = None) -> dict[FlowKey, RemoteFlow]:
         """(namespace, id) -> flow, with its revision.
@@ -416,13 +419,19 @@ class FetchedFlows:
         A revision only matters to a flow that will change. So when a scope's export holds only flows
         of `local` (key -> source), each with the same text, its search pages are not decoded (a tenth
         of a plan of 10,000 flows) and its flows get revision None. Equal texts name the same flow, so
-        the entries' names only serve to find the text to compare with. A flow missing from the export
-        is absent for the plan either way; a flow it adds since the search is as the repository has it.
+        the entries' names only serve to find the text to compare with. A flow created between the
+        search and the export then counts as the unchanged flow it is; when pages are decoded, it is
+        left out (it has no revision), so a plan creates it and apply refuses that plan as stale.
+
+        Called once: the answers are released as they are decoded (a second copy of every source).
         """
+        if self._scopes is None:
+            raise RuntimeError("FetchedFlows.flows() decodes once")
+        scopes, self._scopes = self._scopes, None
         stems = _entry_stems(local) if local else {}
         flows: dict[FlowKey, RemoteFlow] = {}
-        for scope in self._scopes:
-            flows.update(self._scope_flows(scope, local or {}, stems))
+        while scopes:
+            flows.update(self._scope_flows(scopes.pop(), local or {}, stems))
         return flows
 
     def _scope_flows(self, scope: _Fetched, local: Mapping[FlowKey, str], stems: dict[str, FlowKey | None]) -> dict[FlowKey, RemoteFlow]:

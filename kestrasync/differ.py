@@ -49,10 +49,12 @@ def diff_flow(local: LocalFlow | None, remote: RemoteFlow | None) -> Change | No
         return None
     if remote is None:
         return Change(Action.CREATE, local.key, None, local, summary=("new flow",))
+    if local is not None and is_same_source(local.source, remote.source):
+        return None
+    if remote.revision is None:  # only a flow the repository holds unchanged is read without it
+        raise ValueError(f"{remote.key} differs from the repository but its revision was not read")
     if local is None:
         return Change(Action.DELETE, remote.key, remote, None, summary=("no file declares it",))
-    if is_same_source(local.source, remote.source):
-        return None
     kind, summary = classify(remote.source, local.source)
     diff = unified_diff(remote.source, local.source, f"{remote.key} (server rev {remote.revision})", str(local.location.path))
     return Change(Action.UPDATE, local.key, remote, local, kind=kind, summary=summary, diff=diff)

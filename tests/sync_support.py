@@ -3,6 +3,7 @@ probe that reads the emulator over plain HTTP without kestra-sync's client, and 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import queue
@@ -181,3 +182,38 @@ def run_on_terminal(args: list[str], env: dict, cwd: Path, answer: str | None = 
     code = process.wait(timeout=timeout)
     os.close(leader)
     return code, output.decode(errors="replace")
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A tiny HTTP server in a thread; `answer(handler)` answers every request, which is recorded."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, answer):
+        self.requests: list[dict] = []
+        self.answer = answer
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle_one(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                self.server.requests.append(
+                    {"line": self.requestline, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                )
+                self.server.answer(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__((host, 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        self.server_close()

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sync_support import Probe, flow_yaml
+from sync_support import Probe, Recorder, flow_yaml
 from kestrasync.cli import main
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -242,41 +242,6 @@ def test_plan_files_are_private_and_hold_no_credentials(secure_repo, kestra):
 
 # ---------------------------------------------------------------------------------------------
 # 3. Redirects
-
-
-class Recorder(http.server.ThreadingHTTPServer):
-    """A tiny HTTP server in a thread; `answer(handler)` answers every request, which is recorded."""
-
-    daemon_threads = True
-
-    def __init__(self, host: str, answer):
-        self.requests: list[dict] = []
-        self.answer = answer
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def handle_one(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-                self.server.requests.append(
-                    {"line": self.requestline, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
-                )
-                self.server.answer(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = handle_one
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__((host, 0), Handler)
-        self.port = self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
 
 
 def answer_status(status: int, headers: dict[str, str] | None = None):

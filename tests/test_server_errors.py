@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 from click.testing import CliRunner
 
-from sync_support import flow_yaml
+from sync_support import Recorder, flow_yaml
 from kestrasync.cli import main
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -56,6 +57,28 @@ def test_wrong_tenant_is_a_sentence(repo, cli):
     assert result.exit_code == 1
     assert "refused tenant 'acme'" in result.stderr
     assert "Tenant must be 'main'" in result.stderr
+
+
+def json_answer(body: object):
+    def answer(handler):
+        data = json.dumps(body).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return answer
+
+
+@pytest.mark.parametrize("item", [{"id": "a", "namespace": "company"}, "company/a", {"id": "a", "namespace": "company", "revision": "x"}])
+def test_search_page_without_revisions_is_a_sentence(repo, item):
+    repo.write("flows/a.yml", flow_yaml("company", "a"))
+    with Recorder("127.0.0.1", json_answer({"results": [item], "total": 1})) as server:
+        result = run("plan", env={"KESTRA_URL": f"http://127.0.0.1:{server.port}"})
+    assert result.exit_code == 1
+    assert "sent a page whose flows lack a namespace, id or revision to GET /flows/search" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_server_validation_errors_are_mapped_to_files(repo, cli, probe):
