@@ -186,8 +186,9 @@ class KestraClient:
         return self._send("GET", SEARCH, params=params)
 
     def _add_pages(self, revisions: dict[FlowKey, int], pages: list[httpx.Response]) -> dict[FlowKey, int]:
-        for page in pages:
-            revisions.update(self._revisions_in(page)[0])
+        """The revisions on `pages` added; each page is let go once decoded."""
+        while pages:
+            revisions.update(self._revisions_in(pages.pop())[0])
         return revisions
 
     def _revisions_in(self, page: httpx.Response) -> tuple[dict[FlowKey, int], int]:
@@ -438,6 +439,7 @@ class FetchedFlows:
         if scope.flows is not None:
             return scope.flows
         entries = self._client._export_entries(scope.export)
+        scope.export = None  # its sources are in `entries` now: one copy while the pages are decoded
         unchanged = _unchanged(entries, local, stems)
         if unchanged is not None:
             return unchanged

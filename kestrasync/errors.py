@@ -69,6 +69,9 @@ class PlanRefused(KestraSyncError):
     """The plan breaks a guardrail (too many deletes, an emptied namespace, ...)."""
 
 
+STALE_NAMED = 10  # a stale plan names this many flows: a whole-repository edit must not fill the screen
+
+
 class StalePlan(KestraSyncError):
     """Flows of a plan changed on the server after the plan was made."""
 
@@ -78,7 +81,10 @@ class StalePlan(KestraSyncError):
         def rev(r: int | None) -> str:
             return "absent" if r is None else f"rev {r}"
 
-        details = ", ".join(f"{k} ({rev(a)} -> {rev(b)})" for k, (a, b) in sorted(moved.items()))
+        named = sorted(moved.items())[:STALE_NAMED]
+        details = ", ".join(f"{k} ({rev(a)} -> {rev(b)})" for k, (a, b) in named)
+        if len(moved) > len(named):
+            details += f" and {len(moved) - len(named)} more"
         super().__init__(
             f"The plan is stale: {len(moved)} flow(s) changed on the server since it was made: {details}. "
             "Nothing was applied; plan again."

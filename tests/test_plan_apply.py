@@ -102,6 +102,23 @@ def test_saved_plan_applies_exactly_and_is_refused_when_stale(repo, cli, probe):
     assert probe.flows() == before
 
 
+def test_a_stale_plan_names_ten_flows_and_counts_the_rest(repo, cli, probe):
+    for n in range(12):
+        repo.write(f"flows/f{n:02}.yml", flow_yaml("company", f"f{n:02}"))
+    cli("apply", "--auto-approve")
+    for n in range(12):
+        repo.write(f"flows/f{n:02}.yml", flow_yaml("company", f"f{n:02}", message="new"))
+    cli("plan", "--out", "plan.json")
+    for n in range(12):
+        probe.update("company", f"f{n:02}", flow_yaml("company", f"f{n:02}", message="edited in the UI"))
+    stale = cli("apply", "plan.json")
+    assert stale.exit_code == 1
+    [line] = stale.stderr.splitlines()
+    assert "12 flow(s) changed on the server since it was made: company/f00 (rev 1 -> rev 2), " in line
+    assert "company/f09 (rev 1 -> rev 2) and 2 more. Nothing was applied; plan again." in line
+    assert "company/f10" not in line
+
+
 def test_saved_plan_for_another_server_is_refused(repo, cli, server):
     repo.write("flows/etl.yml", ETL)
     cli("plan", "--out", "plan.json")
