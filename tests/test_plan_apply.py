@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 
 from sync_support import flow_yaml, output_json, run_on_terminal
 
@@ -343,3 +346,24 @@ def test_revisions_are_read_for_the_flows_that_change_across_search_pages(repo, 
     assert cli("apply", "prune.json").exit_code == 0
     assert "company.t2/zz-only-on-the-server" not in probe.flows()
     assert "No changes. 1050 flow(s) match the server." in cli("plan", "--prune").stdout
+
+
+def test_a_flow_created_during_the_read_with_the_files_text_counts_as_unchanged(repo, server, probe):
+    """The export is asked for after the search. A flow the repository declares, created in between
+    with the file's exact text, is on the server as the file has it: nothing to do, and no revision
+    needed, so the search pages are not decoded. (Decoded, they would leave it out: a plan would
+    create it, and apply would refuse that plan as stale.)"""
+    for n in range(4):
+        repo.write(f"flows/f{n}.yml", flow_yaml("company", f"f{n}"))
+        if n < 3:
+            probe.create(flow_yaml("company", f"f{n}"))
+    server.add_fault(route="/api/v1/{tenant}/flows/export/by-query", action="stall", stall_seconds=2, count=1)
+    environment = {**os.environ, "KESTRA_URL": server.url, "KESTRA_USERNAME": server.config.username, "KESTRA_PASSWORD": server.config.password}
+    plan = subprocess.Popen([sys.executable, "-m", "kestrasync", "plan", "--format", "json"], cwd=repo.root, env=environment, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while "GET /api/v1/{tenant}/flows/export/by-query" not in server.request_counts() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    probe.create(flow_yaml("company", "f3"))
+    stdout, _ = plan.communicate(timeout=60)
+    assert plan.returncode == 0
+    assert json.loads(stdout)["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 4}
