@@ -444,24 +444,24 @@ class FetchedFlows:
         if unchanged is not None:
             return unchanged
         revisions = self._client._add_pages(scope.revisions, scope.pages)
-        sources = self._sources(entries, revisions.keys())
+        sources = _sources(entries, revisions.keys())
         return {key: RemoteFlow(key, sources[key], rev) for key, rev in revisions.items() if key in sources}
 
-    @staticmethod
-    def _sources(entries: list[tuple[str, str]], keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
-        """Sources of the flows `keys` among the export's entries.
 
-        Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
-        can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
-        """
-        wanted = set(keys)
-        stems = _entry_stems(wanted)
-        sources: dict[FlowKey, str] = {}
-        for stem, source in entries:
-            key = stems.get(stem) or _key_of(source)
-            if key in wanted:
-                sources[key] = source
-        return sources
+def _sources(entries: list[tuple[str, str]], keys: Iterable[FlowKey]) -> dict[FlowKey, str]:
+    """Sources of the flows `keys` among the export's entries.
+
+    Entries are named `<namespace>-<id>.yml` (`<namespace>.<id>.yml` before 0.24), names that
+    can collide; an entry whose name fits no flow or several is matched by reading its id and namespace.
+    """
+    wanted = set(keys)
+    stems = _entry_stems(wanted)
+    sources: dict[FlowKey, str] = {}
+    for stem, source in entries:
+        key = stems.get(stem) or _key_of(source)
+        if key in wanted:
+            sources[key] = source
+    return sources
 
 
 def _unchanged(entries: list[tuple[str, str]], local: Mapping[FlowKey, str], stems: dict[str, FlowKey | None]) -> dict[FlowKey, RemoteFlow] | None:
