@@ -178,11 +178,12 @@ def edit(paths: list[Path], run: Run, fraction: float, variant: int) -> list[tup
 
 
 def scan_seconds(run: Run, cwd: Path, cache: bool) -> float:
-    """A scan alone, in a fresh process (cold: no scan cache; warm: the cache of the previous run)."""
+    """A scan alone, as the command line makes it (with its parse pool), in a fresh process (cold: no
+    scan cache; warm: the cache of the previous run)."""
     code = (
-        "import time; from kestrasync.config import load_settings; from kestrasync.engine import scan_repository\n"
-        "settings = load_settings(); started = time.perf_counter(); scan_repository(settings)\n"
-        "print(time.perf_counter() - started)"
+        "import time\nfrom kestrasync.cli import ParsePool\nfrom kestrasync.config import load_settings\n"
+        "from kestrasync.engine import scan\nsettings = load_settings(); started = time.perf_counter()\n"
+        "with ParsePool() as pool:\n    scan(settings, pool).resources()\nprint(time.perf_counter() - started)"
     )
     env = run.env() if cache else run.env(KESTRA_SYNC_CACHE_DIR="")
     return float(subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout)

@@ -1,5 +1,6 @@
 """`python -m kestrasync` runs the command-line interface."""
 
-from kestrasync.cli import main
+if __name__ == "__main__":  # a process pool's worker may import this module: it must not run the CLI
+    from kestrasync.cli import main
 
-main()
+    main()

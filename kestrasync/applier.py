@@ -1,9 +1,10 @@
-"""Plan + client -> ApplyReport: the plan's writes, one flow per request, in the plan's order.
+"""Plan + connection -> ApplyReport: the plan's writes, one resource per request, in the plan's order.
 
 Creates and updates run first, up to `parallelism` at a time, each only after the changes it depends
 on succeeded; deletes run after all of them. The first failure stops new work: requests in flight
-finish, everything not started is reported as skipped, and because every write sends a whole flow,
-running apply again converges. A stop event (Ctrl-C, SIGTERM) does the same.
+finish, everything not started is reported as skipped, and because every write sends a whole
+resource, running apply again converges. A stop event (Ctrl-C, SIGTERM) does the same. Each write is
+its kind's to make (kestrasync.kinds).
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from kestrasync.client import KestraClient
+from kestrasync import kinds
 from kestrasync.errors import KestraSyncError, ServerUnreachable
-from kestrasync.model import Action, ApplyReport, ApplyResult, Change, FlowKey, Plan, ResultStatus
+from kestrasync.http import Connection
+from kestrasync.model import Action, ApplyReport, ApplyResult, Change, Key, Plan, ResultStatus
 
 ResultCallback = Callable[[ApplyResult], None]
+PARALLELISM = 8  # concurrent writes, unless apply.parallelism or --parallelism says otherwise
 
 
 def apply_plan(
     plan: Plan,
-    client: KestraClient,
+    conn: Connection,
     *,
-    parallelism: int = 8,
+    parallelism: int = PARALLELISM,
     on_result: ResultCallback | None = None,
     stop: threading.Event | None = None,
     keep_going: bool = False,
@@ -44,7 +47,7 @@ def apply_plan(
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         for phase in (writes, deletes):
             halted = not keep_going and _halted(results)
-            results += _run_phase(phase, client, pool, parallelism, on_result, stop, halted, keep_going)
+            results += _run_phase(phase, conn, pool, parallelism, on_result, stop, halted, keep_going)
     return ApplyReport(tuple(results), interrupted=stop.is_set())
 
 
@@ -54,7 +57,7 @@ def _halted(results: list[ApplyResult]) -> bool:
 
 def _run_phase(
     changes: list[Change],
-    client: KestraClient,
+    conn: Connection,
     pool: ThreadPoolExecutor,
     parallelism: int,
     on_result: ResultCallback | None,
@@ -66,7 +69,7 @@ def _run_phase(
     Each finished change unblocks its dependents directly: no rescan of what waits, which shows
     with thousands of changes. Changes are tracked by position (a damaged plan file may repeat a key)."""
     blockers = [set(c.depends_on) for c in changes]
-    dependents: dict[FlowKey, set[int]] = defaultdict(set)
+    dependents: dict[Key, set[int]] = defaultdict(set)
     for position, change in enumerate(changes):
         for dependency in change.depends_on:
             dependents[dependency].add(position)
@@ -80,7 +83,7 @@ def _run_phase(
             position = heapq.heappop(ready)
             started.add(position)
             in_flight += 1
-            pool.submit(apply_change, changes[position], client).add_done_callback(finished.put)
+            pool.submit(apply_change, changes[position], conn).add_done_callback(finished.put)
         if not in_flight:
             break  # nothing in flight and nothing ready: the rest waits for a failed change
         result = finished.get().result()
@@ -106,17 +109,11 @@ def _run_phase(
     return results + skipped
 
 
-def apply_change(change: Change, client: KestraClient) -> ApplyResult:
+def apply_change(change: Change, conn: Connection) -> ApplyResult:
     """One write; a KestraSyncError becomes a FAILED result carrying its sentence."""
     started = time.perf_counter()
     try:
-        if change.action is Action.CREATE:
-            revision = client.create_flow(change.key, change.after.source).revision
-        elif change.action is Action.UPDATE:
-            revision = client.update_flow(change.key, change.after.source).revision
-        else:
-            client.delete_flow(change.key)
-            revision = None
+        version = kinds.get(change.key.kind).write(conn, change)
     except KestraSyncError as error:
         where = f"{change.after.location}: " if change.after else ""
         return ApplyResult(
@@ -126,4 +123,4 @@ def apply_change(change: Change, client: KestraClient) -> ApplyResult:
             seconds=time.perf_counter() - started,
             transient=isinstance(error, ServerUnreachable),
         )
-    return ApplyResult(change, ResultStatus.APPLIED, revision_after=revision, seconds=time.perf_counter() - started)
+    return ApplyResult(change, ResultStatus.APPLIED, version_after=version, seconds=time.perf_counter() - started)

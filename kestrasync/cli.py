@@ -1,9 +1,10 @@
 """The `kestra-sync` command: thin click commands over kestrasync.engine.
 
-Each command parses its flags into settings, makes one or two engine calls, renders the result and
-returns an exit code. Exit codes: 0 success, 1 any error (bad input, refused plan, failed apply),
-2 changes present (`plan --detailed-exitcode`, `diff`), 130/143 interrupted by SIGINT/SIGTERM.
-Any KestraSyncError becomes one message on stderr: a traceback always means a bug.
+Each command turns its flags into settings (in one place, `settings_from`), makes one or two engine
+calls, renders the result and returns an exit code. Exit codes: 0 success, 1 any error (bad input,
+refused plan, failed apply), 2 changes present (`plan --detailed-exitcode`, `diff`), 130/143
+interrupted by SIGINT/SIGTERM. Any KestraSyncError becomes one message on stderr: a traceback always
+means a bug. The process pool that parses large repositories is made here, never in the library.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from kestrasync import engine
-from kestrasync.config import Settings, find_config, load_settings
+from kestrasync import engine, walk
+from kestrasync.config import Overrides, Settings, find_config, load_settings
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, ServerUnreachable
-from kestrasync.model import ApplyReport, FlowKey, Plan
+from kestrasync.model import ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.render import json as json_render
 from kestrasync.render import markdown as markdown_render
@@ -94,8 +97,8 @@ def show_error(error: KestraSyncError) -> None:
     click.echo(f"Error: {verdict}", err=True)
 
 
-def stacked(*options: Callable) -> Callable:
-    """Several click options as one decorator, in the order given (shared option groups)."""
+def _options(*options: Callable) -> Callable:
+    """Several click options as one decorator, in the order given."""
 
     def decorate(command: Callable) -> Callable:
         for option in reversed(options):
@@ -105,62 +108,64 @@ def stacked(*options: Callable) -> Callable:
     return decorate
 
 
-# Where the configuration and the server are; flags beat KESTRA_* variables, which beat the file.
-server_options = stacked(
-    click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here)."),
-    click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
-    click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
-    click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
-    click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
-    click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
-    click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
-    click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
-)
-
-# Which flows a plan covers, and how far it may go.
-selection_options = stacked(
-    click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
-    click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
-    click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
-    click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
-    click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
-    click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
-    click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8)."),
-)
+_CONFIG = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here).")
+_PARALLELISM = click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8).")
 
 
-def settings_from(options: dict) -> Settings:
-    """Settings from the flags present in `options` (popped), the environment and the config file."""
-    insecure = options.pop("insecure", None)
-    overrides = {
-        name: options.pop(name, None)
-        for name in (
-            "url", "tenant", "username", "password", "token", "timeout", "ca_cert",
-            "max_deletes", "allow_empty", "parallelism", "lock_timeout", "lock",
-        )
-    }
-    if insecure:
-        overrides["verify_tls"] = False
-    settings = load_settings(options.pop("config_file", None), overrides=overrides)
-    if not settings.verify_tls:
-        source = "--insecure" if insecure else "server.verify_tls: false"
+def server_options(command: Callable) -> Callable:
+    """Where the configuration and the server are; flags beat KESTRA_* variables, which beat the file.
+    The command receives `config_file` and `overrides`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, overrides=Overrides(), **kwargs):
+        flags = Overrides(url=url, tenant=tenant, username=username, password=password, token=token, timeout=timeout,
+                          ca_cert=ca_cert, insecure=insecure)
+        return command(*args, overrides=overrides.merged(flags), **kwargs)
+
+    return _options(
+        _CONFIG,
+        click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
+        click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
+        click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
+        click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
+        click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
+        click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
+        click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
+    )(wrapper)
+
+
+def selection_options(command: Callable) -> Callable:
+    """Which resources a plan covers, and how far it may go. The command receives `request`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, prune, namespaces, targets, ignore_cosmetic, max_deletes, allow_empty, parallelism, overrides=Overrides(), **kwargs):
+        try:
+            selected = engine.addressed(targets) if targets else None
+        except ValueError as error:
+            raise ConfigError(f"--target: {error}") from None
+        request = engine.PlanRequest(prune=prune, selected_namespaces=namespaces, targets=selected, ignore_cosmetic=ignore_cosmetic)
+        flags = Overrides(max_deletes=max_deletes, allow_empty=allow_empty, parallelism=parallelism)
+        return command(*args, request=request, overrides=overrides.merged(flags), **kwargs)
+
+    return _options(
+        click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
+        click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
+        click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
+        click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
+        click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
+        click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
+        _PARALLELISM,
+    )(wrapper)
+
+
+def settings_from(config_file: Path | None, overrides: Overrides) -> Settings:
+    """The settings of this run: the one place flags, environment and file meet."""
+    settings = load_settings(config_file, overrides=overrides)
+    if not settings.server.verify_tls:
+        source = "--insecure" if overrides.insecure else "server.verify_tls: false"
         click.echo(f"Warning: TLS certificates are not verified ({source}).", err=True)
     return settings
-
-
-def plan_request(options: dict, validate: bool = True) -> engine.PlanRequest:
-    try:
-        targets = frozenset(FlowKey.parse(t) for t in options.pop("targets", ())) or None
-    except ValueError as error:
-        raise ConfigError(f"--target: {error}") from None
-    return engine.PlanRequest(
-        prune=options.pop("prune", False),
-        namespaces=tuple(options.pop("namespaces", ())),
-        targets=targets,
-        ignore_cosmetic=options.pop("ignore_cosmetic", False),
-        validate=validate,
-    )
 
 
 def render_plan(plan: Plan, output_format: str, diffs: bool = False) -> str:
@@ -171,30 +176,68 @@ def render_plan(plan: Plan, output_format: str, diffs: bool = False) -> str:
     return text_render.render_plan(plan, color=use_color(), diffs=diffs)
 
 
+class ParsePool(Executor):
+    """Processes that parse many files at once (walk), started on first use only, so that a command
+    the scan cache answers pays nothing. forkserver (where there is one) forks each worker from a
+    clean process: safe while this process runs threads (an HTTP pool, the server read), and never
+    re-runs the calling program's main module (spawn does: a plain script without a main guard then
+    breaks the pool)."""
+
+    def __init__(self):
+        self._pool: Executor | None = None
+
+    def _started(self) -> Executor:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                context.set_forkserver_preload(["kestrasync.kinds"])
+            self._pool = ProcessPoolExecutor(walk.WORKERS, mp_context=context)
+        return self._pool
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._started().submit(fn, *args, **kwargs)
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        return self._started().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 @click.group(name="kestra-sync", cls=KestraSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kestra-sync", prog_name="kestra-sync")
 def main() -> None:
     """GitOps for Kestra flows: plan and apply a repository of flow files against a Kestra server."""
 
 
+_FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+
+
 @main.command()
+@reports_errors
 @server_options
 @selection_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later with `apply FILE`.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@_FORMAT
 @click.option("--diff", "diffs", is_flag=True, help="Show the full diff of every change.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
 @click.option("--no-validate", is_flag=True, help="Skip the server's validation of changed flows.")
-@reports_errors
 @one_shot
-def plan(out, output_format, diffs, detailed_exitcode, no_validate, **options) -> int:
+def plan(config_file, overrides, request, out, output_format, diffs, detailed_exitcode, no_validate) -> int:
     """Show what apply would change on the server.
 
     Example:
 
         kestra-sync plan --prune --format markdown > plan.md
     """
-    result = _plan(options, validate=not no_validate)
+    settings = settings_from(config_file, overrides)
+    with ParsePool() as pool, engine.connect(settings) as conn:
+        result = engine.plan(settings, replace(request, validate=not no_validate), conn, pool)
     if out:
         save_plan(result, out)
     click.echo(render_plan(result, output_format, diffs), nl=False, color=use_color())
@@ -203,42 +246,37 @@ def plan(out, output_format, diffs, detailed_exitcode, no_validate, **options) -
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
 
-def _plan(options: dict, validate: bool = True) -> Plan:
-    settings = settings_from(options)
-    request = plan_request(options, validate)
-    with engine.connect(settings) as client:
-        return engine.plan(settings, request, client)
-
-
 @main.command()
+@reports_errors
 @server_options
 @selection_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@reports_errors
+@_FORMAT
 @one_shot
-def diff(output_format, **options) -> int:
+def diff(config_file, overrides, request, output_format) -> int:
     """Show every difference with full diffs; exit 2 when there are any (for pre-merge checks).
 
     Example:
 
         kestra-sync diff || echo "the server differs from main"
     """
-    result = _plan(options)
+    settings = settings_from(config_file, overrides)
+    with ParsePool() as pool, engine.connect(settings) as conn:
+        result = engine.plan(settings, request, conn, pool)
     click.echo(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
     return EXIT_CHANGES if result.has_changes else EXIT_OK
 
 
 @main.command()
+@reports_errors
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @server_options
 @selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), help="Seconds to wait for another apply's lock (default 0).")
-@click.option("--no-lock", is_flag=True, help="Do not take the advisory apply lock.")
+@click.option("--no-lock", is_flag=True, default=None, help="Do not take the advisory apply lock.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@reports_errors
 @one_shot
-def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **options) -> int:
+def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout, no_lock, output_format) -> int:
     """Make the server match the files (or apply exactly a saved plan).
 
     Without PLAN_FILE, plans, shows the plan and asks for confirmation (on a terminal) unless
@@ -252,17 +290,14 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
 
         kestra-sync plan --out plan.json && kestra-sync apply plan.json
     """
-    if plan_file and any(options.get(k) for k in ("prune", "namespaces", "targets", "ignore_cosmetic")):
+    if plan_file and (request.prune or request.selected_namespaces or request.targets or request.ignore_cosmetic):
         raise ConfigError("--prune, --namespace, --target and --ignore-cosmetic cannot change a saved plan; make a new plan")
-    options.update(lock_timeout=lock_timeout, lock=False if no_lock else None)
-    settings = settings_from(options)
-    request = plan_request(options)
+    settings = settings_from(config_file, overrides.merged(Overrides(lock_timeout=lock_timeout, no_lock=no_lock)))
     # Planning only reads: a bad file, a bad plan file or a flow the server refuses ends here, before
-    # anything (the lock included) is written. The lock then covers the freshness check and the writes.
+    # anything (the lock included) is written.
     saved = load_plan(plan_file) if plan_file else None
-    local = None if plan_file else engine.scan_repository(settings)
-    with _stop_on_signals() as (stop, received), engine.connect(settings, stop) as client:
-        result = saved or engine.plan(settings, request, client, local)
+    with _stop_on_signals() as (stop, received), ParsePool() as pool, engine.connect(settings, stop) as conn:
+        result = saved or engine.plan(settings, request, conn, pool)
         if output_format == "text":
             click.echo(render_plan(result, "text"), nl=False, color=use_color())
         if not result.has_changes:
@@ -272,8 +307,7 @@ def apply(plan_file, auto_approve, lock_timeout, no_lock, output_format, **optio
         if not plan_file and not auto_approve:
             _confirm()
         try:
-            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True), stop=stop, plan=result):
-                report = engine.apply(result, client, settings, stop=stop)
+            report = engine.apply(result, conn, settings, warn=lambda text: click.echo(text, err=True), stop=stop)
         except Interrupted as error:  # while waiting for the lock: nothing was applied
             show_error(error)
             return 128 + received[0]
@@ -322,32 +356,33 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
 
 
 @main.command()
+@reports_errors
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @click.option("--offline", is_flag=True, help="Only the local checks, even when a server is configured.")
-@reports_errors
 @one_shot
-def validate(paths, offline, **options) -> int:
+def validate(paths, config_file, overrides, offline) -> int:
     """Check flow files: locally, then by the server when one is configured and reachable.
 
     Example:
 
         kestra-sync validate flows/
     """
-    settings = settings_from(options)
-    flows = engine.scan_repository(settings, list(paths) or None)
-    click.echo(f"{len(flows)} flow(s) pass the local checks.")
-    if offline or not settings.url:
+    settings = settings_from(config_file, overrides)
+    with ParsePool() as pool:
+        local = engine.scan(settings, pool, list(paths) or None).resources()
+    click.echo(f"{len(local)} flow(s) pass the local checks.")
+    if offline or not settings.server.url:
         return EXIT_OK
-    with engine.connect(settings) as client:
+    with engine.connect(settings) as conn:
         try:
-            diagnostics = engine.validate_flows(flows, client)
+            diagnostics = engine.validate(local, conn)
         except ServerUnreachable as error:
             click.echo(f"Warning: {error} Only the local checks were made.", err=True)
             return EXIT_OK
     for line in text_render.render_diagnostics(diagnostics, use_color()):
         click.echo(line, err=True)
-    click.echo(f"The server at {settings.url} validated {len(flows)} flow(s).")
+    click.echo(f"The server at {settings.server.url} validated {len(local)} flow(s).")
     return EXIT_OK
 
 
@@ -367,7 +402,7 @@ class TerminalView:
         click.echo(text_render.render_result_line(result, color=self.color), color=self.color)
 
     def would(self, change) -> None:
-        click.echo(f"would {change.action.verb} {change.key} ({'; '.join(change.summary)}) [dry run]")
+        click.echo(text_render.render_would(change))
 
     def problem(self, error: KestraSyncError) -> None:
         show_error(error)
@@ -377,13 +412,13 @@ class TerminalView:
 
 
 @main.command()
+@reports_errors
 @server_options
 @click.option("--prune", is_flag=True, help="Delete the flow of a deleted file (or of a renamed id).")
 @click.option("--dry-run", is_flag=True, help="Show what would be applied; write nothing.")
 @click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable.")
-@click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8).")
-@reports_errors
-def watch(prune, dry_run, namespaces, **options) -> int:
+@_PARALLELISM
+def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> int:
     """Keep a development server in line with the files as you save them.
 
     First applies what differs (as `apply --auto-approve`), then applies each saved change within
@@ -395,10 +430,10 @@ def watch(prune, dry_run, namespaces, **options) -> int:
     """
     from kestrasync.watcher import WatchOptions, Watcher
 
-    settings = settings_from(options)
-    view = TerminalView(use_color())
-    with _stop_on_signals(announce=False) as (stop, _received), engine.connect(settings, stop) as client:
-        Watcher(settings, client, WatchOptions(prune=prune, dry_run=dry_run, namespaces=namespaces), view, stop).run()
+    settings = settings_from(config_file, overrides.merged(Overrides(parallelism=parallelism)))
+    options = WatchOptions(prune=prune, dry_run=dry_run, selected_namespaces=namespaces)
+    with _stop_on_signals(announce=False) as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
+        Watcher(settings, conn, options, TerminalView(use_color()), stop, pool).run()
     click.echo("Stopped watching.", err=True)
     return EXIT_OK
 
@@ -432,7 +467,7 @@ def emulator(**options) -> None:
 
 
 @main.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here).")
+@_CONFIG
 @reports_errors
 def demo(config_file) -> int:
     """Try kestra-sync without a Kestra server: start the built-in emulator, then plan, apply and plan again.
@@ -447,20 +482,19 @@ def demo(config_file) -> int:
         raise ConfigError("no kestra-sync.yaml here or above: run the demo from a clone of the kestra-sync repository")
     with EmulatorServer() as emulator:
         config = emulator.config
-        settings = load_settings(config_file, overrides={"url": emulator.url, "username": config.username, "password": config.password})
+        settings = load_settings(config_file, overrides=Overrides(url=emulator.url, username=config.username, password=config.password))
         click.echo(f"Started the Kestra emulator at {emulator.url} (user {config.username}).\n")
-        with engine.connect(settings) as client:
+        with engine.connect(settings) as conn:
 
             def step(command: str) -> Plan:
                 click.echo(click.style(f"$ kestra-sync {command}", bold=True), color=use_color())
-                result = engine.plan(settings, engine.PlanRequest(), client)
+                result = engine.plan(settings, engine.PlanRequest(), conn)
                 click.echo(render_plan(result, "text"), nl=False, color=use_color())
                 return result
 
             step("plan")
             click.echo()
-            with engine.apply_lock(settings, client, warn=lambda text: click.echo(text, err=True)):
-                report = engine.apply(step("apply --auto-approve"), client, settings)
+            report = engine.apply(step("apply --auto-approve"), conn, settings, warn=lambda text: click.echo(text, err=True))
             click.echo("\n" + text_render.render_report(report, color=use_color()), color=use_color())
             if not report.ok or step("plan").has_changes:
                 click.echo("Error: the server does not match the files after the apply.", err=True)

@@ -1,8 +1,11 @@
 """kestra-sync.yaml + environment (+ .env) + flags -> Settings.
 
-Precedence: flags beat the environment, the environment beats the file. Credentials come only from
-the environment or flags: a config file is committed to Git, so credentials found in it are refused.
-Every bad value is reported with the file, line and key it came from.
+Settings are composed of the option objects each subsystem defines, with its defaults (the
+server's in kestrasync.http, the flow files' in kestrasync.kinds.flows, pruning's in
+kestrasync.planner, the lock's in kestrasync.lock); this module only fills them in. Precedence: flags
+beat the environment, the environment beats the file. Credentials come only from the environment
+or flags: a config file is committed to Git, so credentials found in it are refused. Every bad value
+is reported with the file, line and key it came from.
 """
 
 from __future__ import annotations
@@ -10,15 +13,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from yaml.nodes import MappingNode, Node
 
+from kestrasync.applier import PARALLELISM
 from kestrasync.errors import ConfigError
+from kestrasync.http import Credentials, ServerOptions
+from kestrasync.kinds.flows.parse import FLOW_FILES, NAMESPACE
+from kestrasync.lock import LockOptions
 from kestrasync.model import SourceLocation
-from kestrasync.scanner import NAMESPACE, ScanOptions, display_path
+from kestrasync.planner import PruneOptions
+from kestrasync.walk import ScanOptions, display_path
 from kestrasync.yamltext import YamlProblem, decode_utf8, load_mapping, to_python
 
 CONFIG_NAME = "kestra-sync.yaml"
@@ -27,75 +35,75 @@ CREDENTIAL_KEYS = frozenset({"username", "password", "token", "api_token", "apiT
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a command needs, resolved. Credentials are kept out of repr()."""
+    """Everything a command needs, resolved. `owned_namespaces` are the prefixes this repository
+    owns (empty: exactly the namespaces its files declare)."""
+
+    server: ServerOptions = field(default_factory=ServerOptions)
+    flow_files: ScanOptions = FLOW_FILES
+    owned_namespaces: tuple[str, ...] = ()
+    prune: PruneOptions = field(default_factory=PruneOptions)
+    parallelism: int = PARALLELISM
+    lock: LockOptions = field(default_factory=LockOptions)
+    root: Path = Path(".")
+    config_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What flags say; None: not given."""
 
     url: str | None = None
-    tenant: str = "main"
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    retries: int = 4
-    retry_backoff: float = 0.25  # seconds before the first retry; doubled each time, with jitter
-    verify_tls: bool = True
+    tenant: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    timeout: float | None = None
     ca_cert: str | None = None
-    config_file: Path | None = None
-    root: Path = Path(".")
-    paths: tuple[Path, ...] = (Path("."),)
-    include: tuple[str, ...] = ("**/*.yml", "**/*.yaml")
-    exclude: tuple[str, ...] = ()
-    max_file_size: int = 1024 * 1024
-    namespaces: tuple[str, ...] = ()  # owned namespace prefixes; empty = those found in the files
-    protected: tuple[str, ...] = ("system",)
-    prune: bool = False
-    max_deletes: int = 10
-    allow_empty: bool = False
-    parallelism: int = 8
-    lock_namespace: str = "system"
-    lock_key: str = "kestra-sync-lock"
-    lock_ttl: int = 1800
-    lock_timeout: float = 0.0
-    lock: bool = True
+    insecure: bool | None = None
+    max_deletes: int | None = None
+    allow_empty: bool | None = None
+    parallelism: int | None = None
+    lock_timeout: float | None = None
+    no_lock: bool | None = None
 
-    @property
-    def scan_options(self) -> ScanOptions:
-        excluded = self.exclude + ((self.config_file.name,) if self.config_file else ())
-        return ScanOptions(root=self.root, include=self.include, exclude=excluded, max_file_bytes=self.max_file_size)
+    def merged(self, other: Overrides) -> Overrides:
+        """These overrides, with `other`'s given values on top."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None})
 
 
-# The file's schema: key -> (Settings field, type[, bound]); nested mappings are dicts. A bound of
+# The file's schema: key -> (path in Settings, type[, bound]); nested mappings are dicts. A bound of
 # POSITIVE means "greater than 0", a number "at least that", a pattern "every item matches it".
 POSITIVE = "positive"
 _SCHEMA: dict = {
     "server": {
-        "url": ("url", str),
-        "tenant": ("tenant", str),
-        "timeout": ("timeout", float, POSITIVE),
-        "retries": ("retries", int, 0),
-        "retry_backoff": ("retry_backoff", float, 0),
-        "verify_tls": ("verify_tls", bool),
-        "ca_cert": ("ca_cert", str),
+        "url": (("server", "url"), str),
+        "tenant": (("server", "tenant"), str),
+        "timeout": (("server", "timeout"), float, POSITIVE),
+        "retries": (("server", "retry", "attempts"), int, 0),
+        "retry_backoff": (("server", "retry", "base_delay"), float, 0),
+        "verify_tls": (("server", "verify_tls"), bool),
+        "ca_cert": (("server", "ca_cert"), str),
     },
     "flows": {
-        "paths": ("paths", list),
-        "include": ("include", list),
-        "exclude": ("exclude", list),
-        "max_file_size": ("max_file_size", int, POSITIVE),
+        "paths": (("flow_files", "paths"), list),
+        "include": (("flow_files", "include"), list),
+        "exclude": (("flow_files", "exclude"), list),
+        "max_file_size": (("flow_files", "max_file_bytes"), int, POSITIVE),
     },
-    "namespaces": ("namespaces", list, NAMESPACE),
+    "namespaces": (("owned_namespaces",), list, NAMESPACE),
     "prune": {
-        "enabled": ("prune", bool),
-        "max_deletes": ("max_deletes", int, 0),
-        "allow_empty": ("allow_empty", bool),
-        "protected_namespaces": ("protected", list, NAMESPACE),
+        "enabled": (("prune", "enabled"), bool),
+        "max_deletes": (("prune", "max_deletes"), int, 0),
+        "allow_empty": (("prune", "allow_empty"), bool),
+        "protected_namespaces": (("prune", "protected"), list, NAMESPACE),
     },
-    "apply": {"parallelism": ("parallelism", int, POSITIVE)},
+    "apply": {"parallelism": (("parallelism",), int, POSITIVE)},
     "lock": {
-        "enabled": ("lock", bool),
-        "namespace": ("lock_namespace", str),
-        "key": ("lock_key", str),
-        "ttl": ("lock_ttl", int, POSITIVE),
-        "timeout": ("lock_timeout", float, 0),
+        "enabled": (("lock", "enabled"), bool),
+        "namespace": (("lock", "namespace"), str),
+        "key": (("lock", "key"), str),
+        "ttl": (("lock", "ttl_seconds"), int, POSITIVE),
+        "timeout": (("lock", "timeout_seconds"), float, 0),
     },
 }
 
@@ -114,35 +122,71 @@ def load_settings(
     *,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, object] | None = None,
+    overrides: Overrides = Overrides(),
 ) -> Settings:
-    """Resolve settings: the file (given, or found upwards from `cwd`), then the environment, then flags.
-
-    `overrides` holds flag values keyed by Settings field; None values are ignored.
-    """
+    """Resolve settings: the file (given, or found upwards from `cwd`), then the environment, then flags."""
     cwd = cwd or Path.cwd()
     environ = dict(os.environ if environ is None else environ)
     config = config or find_config(cwd)
-    root = (config.parent if config is not None else cwd).absolute()
     # The repository is the config file's directory, wherever the command runs from: a scan of only
     # the working directory would make a prune delete the flows declared elsewhere.
-    values: dict[str, object] = {"root": root, "paths": (root,)}
+    root = (config.parent if config is not None else cwd).absolute()
+    settings = Settings(flow_files=replace(FLOW_FILES, root=root), root=root)
     if config is not None:
-        values.update(read_config_file(config), config_file=config)
-    values.update(_from_environment({**read_dotenv(cwd / ".env"), **environ}))
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if flags.keys() & {"username", "password"}:  # credentials come as a kind: a flag's kind wins whole
-        values.pop("token", None)
-    if "token" in flags:
-        values.pop("username", None)
-        values.pop("password", None)
-    values.update(flags)
-    settings = replace(Settings(), **values)
+        for path, value in read_config_file(config).items():
+            settings = _assign(settings, path, value)
+        excluded = settings.flow_files.exclude + (config.name,)
+        settings = replace(settings, config_file=config, flow_files=replace(settings.flow_files, exclude=excluded))
+    settings = _with_server(settings, _from_environment({**read_dotenv(cwd / ".env"), **environ}), overrides)
+    settings = _with_flags(settings, overrides)
     _check(settings)
     return settings
 
 
-def read_config_file(path: Path) -> dict[str, object]:
+def _assign(value, path: tuple[str, ...], new):
+    """`value` with the field at `path` (attribute names, outermost first) replaced by `new`."""
+    name, *rest = path
+    return replace(value, **{name: _assign(getattr(value, name), tuple(rest), new) if rest else new})
+
+
+def _with_server(settings: Settings, environment: dict[str, str], flags: Overrides) -> Settings:
+    """The server's URL, tenant and credentials: flags over the environment over the file.
+    Credentials come as a kind (user and password, or a token): a kind given by flags wins whole."""
+    server = settings.server
+    url = flags.url or environment.get("url") or server.url
+    tenant = flags.tenant or environment.get("tenant") or server.tenant
+    given = {"username": flags.username, "password": flags.password, "token": flags.token}
+    source = {name: value for name, value in environment.items() if name in given}
+    if flags.username or flags.password:
+        source.pop("token", None)
+    if flags.token:
+        source.pop("username", None)
+        source.pop("password", None)
+    source.update({name: value for name, value in given.items() if value is not None})
+    credentials = Credentials(source.get("username"), source.get("password"), source.get("token"))
+    timeout = flags.timeout or server.timeout
+    verify_tls = False if flags.insecure else server.verify_tls
+    ca_cert = flags.ca_cert or server.ca_cert
+    return replace(settings, server=replace(server, url=url, tenant=tenant, credentials=credentials, timeout=timeout,
+                                            verify_tls=verify_tls, ca_cert=ca_cert))
+
+
+def _with_flags(settings: Settings, flags: Overrides) -> Settings:
+    prune, lock = settings.prune, settings.lock
+    if flags.max_deletes is not None:
+        prune = replace(prune, max_deletes=flags.max_deletes)
+    if flags.allow_empty:
+        prune = replace(prune, allow_empty=True)
+    if flags.lock_timeout is not None:
+        lock = replace(lock, timeout_seconds=flags.lock_timeout)
+    if flags.no_lock:
+        lock = replace(lock, enabled=False)
+    parallelism = flags.parallelism or settings.parallelism
+    return replace(settings, prune=prune, lock=lock, parallelism=parallelism)
+
+
+def read_config_file(path: Path) -> dict[tuple[str, ...], object]:
+    """The file's values by their path in Settings."""
     shown = display_path(path)
     try:
         data = path.read_bytes()
@@ -156,15 +200,17 @@ def read_config_file(path: Path) -> dict[str, object]:
         return {}
     values = _read_section(node, _SCHEMA, shown, "")
     base = path.parent.absolute()
-    if "paths" in values:  # paths in the file are relative to the file, not to the working directory
-        values["paths"] = tuple(base / p for p in values["paths"])
-    if "ca_cert" in values:
-        values["ca_cert"] = str(base / values["ca_cert"])
+    paths = ("flow_files", "paths")
+    if paths in values:  # paths in the file are relative to the file, not to the working directory
+        values[paths] = tuple(base / p for p in values[paths])
+    ca_cert = ("server", "ca_cert")
+    if ca_cert in values:
+        values[ca_cert] = str(base / values[ca_cert])
     return values
 
 
-def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> dict[str, object]:
-    values: dict[str, object] = {}
+def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> dict[tuple[str, ...], object]:
+    values: dict[tuple[str, ...], object] = {}
     for key, value in node.value:
         name = key.value
         where = SourceLocation(shown, key.start_mark.line + 1, key.start_mark.column + 1)
@@ -231,16 +277,18 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, object]:
-    names = {
-        "url": ("KESTRA_URL", "KESTRA_HOST"),
-        "tenant": ("KESTRA_TENANT",),
-        "username": ("KESTRA_USERNAME",),
-        "password": ("KESTRA_PASSWORD",),
-        "token": ("KESTRA_API_TOKEN",),
-    }
+_ENVIRONMENT = {
+    "url": ("KESTRA_URL", "KESTRA_HOST"),
+    "tenant": ("KESTRA_TENANT",),
+    "username": ("KESTRA_USERNAME",),
+    "password": ("KESTRA_PASSWORD",),
+    "token": ("KESTRA_API_TOKEN",),
+}
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     found = {}
-    for target, variables in names.items():
+    for target, variables in _ENVIRONMENT.items():
         for variable in variables:
             if environ.get(variable):
                 found[target] = environ[variable]
@@ -251,9 +299,10 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, object]:
 def _check(settings: Settings) -> None:
     """Rules across values, whatever their source (file values were range-checked where they were read;
     flags by click)."""
-    if settings.url is not None:
+    server = settings.server
+    if server.url is not None:
         try:
-            parts = urlsplit(settings.url)
+            parts = urlsplit(server.url)
             parts.port  # noqa: B018 - parses the port, raising ValueError when it is not a number
         except ValueError as error:
             raise ConfigError(f"the server URL is not a valid URL ({error})") from None
@@ -263,6 +312,5 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 "the server URL must not hold credentials; set KESTRA_USERNAME / KESTRA_PASSWORD instead"
             )
-    if settings.password and not settings.username:
+    if server.credentials.password and not server.credentials.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
-

@@ -1,34 +1,40 @@
-"""The wiring, and the library API: config -> scan -> read server -> diff -> plan -> validate -> apply.
+"""The wiring, and the library API: config -> scan -> read server -> diff -> plan -> validate -> lock ->
+fresh? -> apply, the same for every kind.
 
 This is the only module that joins the others; the CLI, the watcher and other programs call these
-functions. Nothing here prints.
+functions. Nothing here prints, and nothing here starts a process: a caller that wants parallel scans
+passes a process pool (kestrasync.cli makes one).
+
+    settings = load_settings()
+    with engine.connect(settings) as conn:
+        plan = engine.plan(settings, engine.PlanRequest(prune=True), conn)
+        report = engine.apply(plan, conn, settings)   # lock, freshness check, writes
 """
 
 from __future__ import annotations
 
-import re
-import ssl
+import functools
+import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kestrasync import kinds, walk
 from kestrasync.applier import ResultCallback, apply_plan
-from kestrasync.client import Credentials, KestraClient, RetryPolicy
 from kestrasync.config import Settings
-from kestrasync.errors import ConfigError, PlanFileError, StalePlan, ValidationFailed
-from kestrasync.lock import ApplyLock, LockOptions
-from kestrasync.model import Action, ApplyReport, Diagnostic, FlowKey, LocalFlow, Plan, RemoteFlow, Severity, SourceLocation
+from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, ValidationFailed
+from kestrasync.http import Connection
+from kestrasync.kinds.base import Kind, Tree
+from kestrasync.lock import ApplyLock
+from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, Severity
 from kestrasync.planner import Ownership, PlanOptions, make_plan
 from kestrasync.scancache import ScanCache
-from kestrasync.scanner import SCAN_RULES, read_flow_text, scan
-from kestrasync.yamltext import YamlProblem
 
-# Kestra's warning for a Subflow whose target does not exist (yet).
-_MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
+PRUNE_PAUSED = "Prune is paused while a file has errors."
 
 
 @dataclass(frozen=True)
@@ -36,180 +42,391 @@ class PlanRequest:
     """What the user asked of one plan, beyond the settings."""
 
     prune: bool = False
-    namespaces: tuple[str, ...] = ()
-    targets: frozenset[FlowKey] | None = None  # None: every flow
+    selected_namespaces: tuple[str, ...] = ()  # --namespace
+    targets: frozenset[Key] | None = None  # --target (see addressed); None: everything
     ignore_cosmetic: bool = False
     validate: bool = True
 
 
-def connect(settings: Settings, stop: threading.Event | None = None) -> KestraClient:
-    """A client for the configured server; refuses when no URL is configured. Once `stop` is set,
+def addressed(addresses: Iterable[str]) -> frozenset[Key]:
+    """The keys `namespace/name` addresses (`--target`) may mean, in any kind; ValueError when one is
+    not of that form."""
+    return frozenset(Key.parse(address, kind.info.name) for address in addresses for kind in kinds.ranked())
+
+
+def connect(settings: Settings, stop: threading.Event | None = None) -> Connection:
+    """A connection to the configured server; refuses when no URL is configured. Once `stop` is set,
     failed requests are no longer retried."""
-    if not settings.url:
-        raise ConfigError("no Kestra server URL: set KESTRA_URL, pass --url, or set server.url in kestra-sync.yaml")
-    verify: bool | ssl.SSLContext = settings.verify_tls
-    if settings.ca_cert:
-        try:
-            verify = ssl.create_default_context(cafile=settings.ca_cert)
-        except (OSError, ssl.SSLError) as error:
-            raise ConfigError(f"the CA bundle {settings.ca_cert} cannot be used: {error}") from None
-    return KestraClient(
-        settings.url,
-        tenant=settings.tenant,
-        credentials=Credentials(settings.username, settings.password, settings.token),
-        timeout=settings.timeout,
-        retry=RetryPolicy(attempts=settings.retries, base_delay=settings.retry_backoff),
-        verify=verify,
-        max_connections=max(settings.parallelism, 8),
-        stop=stop,
-    )
+    return Connection(settings.server, max_connections=max(settings.parallelism, 8), stop=stop)
 
 
-def apply_lock(
-    settings: Settings,
-    client: KestraClient,
-    warn: Callable[[str], None],
-    stop: threading.Event | None = None,
-    plan: Plan | None = None,
-) -> ApplyLock | nullcontext:
-    """The advisory lock an apply holds (none with `lock.enabled: false` or --no-lock); waiting for it
-    ends when `stop` is set. A `plan` is checked fresh under the lock (StalePlan otherwise), while the
-    lock settles."""
-    check = (lambda: check_fresh(plan, client)) if plan is not None else None
-    if not settings.lock:
-        if check:
-            check()
-        return nullcontext()
-    options = LockOptions(settings.lock_namespace, settings.lock_key, settings.lock_ttl, settings.lock_timeout)
-    return ApplyLock(client, options, warn=warn, stop=stop, meanwhile=check)
+# ---------------------------------------------------------------------------------------------
+# The repository
 
 
-def scan_repository(settings: Settings, paths: Sequence[Path] | None = None) -> tuple[LocalFlow, ...]:
-    """The repository's flows (ScanFailed lists every problem); unchanged files come from the scan cache."""
-    return scan(paths or settings.paths, settings.scan_options, ScanCache.for_root(settings.root, SCAN_RULES))
+@dataclass
+class Workspace:
+    """The repository's resources of every kind, by file, with the problems found reading them.
+
+    Kept current file by file for watch: `update` rescans only what changed, and checks a rescanned
+    file's resources against an index of the others (a resource declared twice is a problem).
+    """
+
+    settings: Settings
+    files: dict[str, tuple[Local, ...]] = field(default_factory=dict)  # absolute path -> what it declares
+    broken: set[str] = field(default_factory=set)  # files whose last version has problems
+    problems: list[FileError] = field(default_factory=list)  # of the last scan or update
+    namespaces: set[str] = field(default_factory=set)  # every namespace declared since loading
+    _declared: dict[Key, Local] = field(default_factory=dict)
+
+    def resources(self) -> tuple[Local, ...]:
+        """Every resource, sorted by key; ScanFailed listing every problem when there is one."""
+        if self.problems:
+            raise ScanFailed(self.problems, files_noun())
+        return tuple(sorted(self._declared.values(), key=lambda local: local.key))
+
+    def current(self) -> list[Local]:
+        """What the files that scan declare now (a broken file keeps its last good version)."""
+        return list(self._declared.values())
+
+    def _add(self, path: str, found: list[Local], problems: list[FileError]) -> bool:
+        """Record a file's scan, unless it has problems (or declares what another file does)."""
+        own, first = self._keys(path), {}
+        for local in found:
+            earlier = first.get(local.key) or (self._declared.get(local.key) if local.key not in own else None)
+            if earlier is not None:
+                problems = problems + [FileError(local.location, f"{local.key.kind} {local.key} is defined twice (first at {earlier.location})")]
+            first.setdefault(local.key, local)
+        if problems:
+            self.problems += problems
+            self.broken.add(path)
+            return False
+        for key in self._keys(path):
+            del self._declared[key]
+        self.broken.discard(path)
+        self.files[path] = tuple(found)
+        self._declared.update((local.key, local) for local in found)
+        self.namespaces.update(local.key.namespace for local in found)
+        return True
+
+    def _keys(self, path: str) -> set[Key]:
+        return {local.key for local in self.files.get(path, ())}
+
+    def update(self, paths: Iterable[Path | str]) -> set[Key]:
+        """Rescan the files behind `paths` (a directory stands for the files below it); the keys they
+        declared before or declare now. A file with problems keeps its last good version."""
+        self.problems = []
+        affected: set[Key] = set()
+        for path in sorted(self._expand(paths)):
+            before = self._keys(path)
+            if not os.path.isfile(path):
+                for key in before:
+                    del self._declared[key]
+                self.files.pop(path, None)
+                self.broken.discard(path)
+                affected |= before
+                continue
+            found, problems = [], []
+            for tree in _trees(self.settings):
+                if _accepts(tree, path):
+                    results, errors = walk.scan([path], tree.options, tree.parse)
+                    for resources, file_problems in results.values():
+                        found += resources
+                        problems += file_problems
+                    problems += errors
+            if self._add(path, found, problems):
+                affected |= before | self._keys(path)
+        return affected
+
+    def changed_since(self, moment: float) -> set[str]:
+        """Files added, removed or modified since `moment` (with a second of slack for coarse clocks)."""
+        current = {os.path.abspath(f) for tree in _trees(self.settings) for f in walk.find(tree.options.roots, tree.options, [])}
+        gone = set(self.files) - current
+        return gone | {f for f in current if f not in self.files or _modified_at(f) >= moment - 1}
+
+    def _expand(self, paths: Iterable[Path | str]) -> set[str]:
+        files: set[str] = set()
+        for path in map(os.path.abspath, paths):
+            below = os.path.join(path, "")
+            files |= {f for f in (*self.files, *self.broken) if f == path or f.startswith(below)}
+            if os.path.isdir(path):
+                for tree in _trees(self.settings):
+                    files |= {os.path.abspath(f) for f in walk.find([path], tree.options, [])}
+            elif any(_accepts(tree, path) for tree in _trees(self.settings)):
+                files.add(path)
+        return files
 
 
-def plan_options(settings: Settings, request: PlanRequest, local: Sequence[LocalFlow]) -> PlanOptions:
+def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path] | None = None) -> Workspace:
+    """Every kind's files (or those under `paths`), read once; unchanged files come from the scan
+    cache, the others are parsed in `pool` when there are many. Problems are kept in the workspace:
+    Workspace.resources() raises them."""
+    workspace = Workspace(settings)
+    by_path: dict[str, tuple[list[Local], list[FileError]]] = {}
+    for tree, kind in _trees_with_kinds(settings):
+        cache = ScanCache.for_root(settings.root, kind.info.name, tree.rules) if tree.rules else None
+        results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool)
+        workspace.problems += errors
+        for path, (found, problems) in results.items():
+            merged = by_path.setdefault(os.path.abspath(path), ([], []))
+            merged[0].extend(found)
+            merged[1].extend(problems)
+    for path, (found, problems) in by_path.items():
+        workspace._add(path, found, problems)
+    return workspace
+
+
+def configured_roots(settings: Settings) -> list[Path]:
+    """The folders (or files) that hold the repository's resources, as configured."""
+    return list(dict.fromkeys(root for tree in _trees(settings) for root in tree.options.roots))
+
+
+def watched_roots(settings: Settings) -> list[Path]:
+    return [root for root in configured_roots(settings) if root.exists()]
+
+
+def files_noun() -> str:
+    """What the repository's files are called in messages: `flow files`."""
+    return " and ".join(kind.info.files for kind in kinds.ranked())
+
+
+def _modified_at(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # removed meanwhile: it changed
+        return float("inf")
+
+
+def _trees_with_kinds(settings: Settings) -> list[tuple[Tree, Kind]]:
+    return [(tree, kind) for kind in kinds.ranked() for tree in kind.trees(settings)]
+
+
+def _trees(settings: Settings) -> list[Tree]:
+    return [tree for tree, _ in _trees_with_kinds(settings)]
+
+
+def _accepts(tree: Tree, path: str) -> bool:
+    wanted = _filter(tree.options)
+    return wanted.accepts(wanted.relative(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _filter(options: walk.ScanOptions) -> walk.FileFilter:
+    return walk.FileFilter(options)
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+def read(conn: Connection, scopes: Sequence[str], local: Iterable[Local], parallelism: int) -> dict[Key, Remote]:
+    """Every live resource of every kind under the namespace prefixes `scopes`, in bulk."""
+    return _decode(_fetch(conn, scopes, parallelism), local)
+
+
+def _fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[str, object]:
+    return {kind.info.name: kind.fetch(conn, scopes, parallelism) for kind in kinds.ranked()}
+
+
+def _decode(fetched: Mapping[str, object], local: Iterable[Local]) -> dict[Key, Remote]:
+    by_kind: dict[str, dict[Key, Local]] = {name: {} for name in fetched}
+    for resource in local:
+        by_kind[resource.key.kind][resource.key] = resource
+    remote: dict[Key, Remote] = {}
+    for name, received in fetched.items():
+        remote.update(received.remotes(by_kind[name]))
+    return remote
+
+
+def refresh(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[Key, Remote | None]:
+    """Each resource read fresh (None: the server has none), `parallelism` at a time."""
+    keys = list(keys)
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        return dict(zip(keys, pool.map(lambda key: kinds.get(key.kind).get(conn, key), keys)))
+
+
+def remember(remote: dict[Key, Remote], read: Mapping[Key, Remote | None]) -> None:
+    """Fold fresh reads into a kept picture of the server (watch)."""
+    for key, resource in read.items():
+        if resource is None:
+            remote.pop(key, None)
+        else:
+            remote[key] = resource
+
+
+def record(remote: dict[Key, Remote], report: ApplyReport) -> set[Key]:
+    """Fold what an apply wrote into a kept picture of the server (watch); the keys whose write
+    failed because the server did not answer (worth trying again)."""
+    unanswered = set()
+    for result in report.results:
+        change = result.change
+        if result.status is ResultStatus.APPLIED:
+            if change.after is None:
+                remote.pop(change.key, None)
+            else:
+                remote[change.key] = Remote(change.key, change.after.content, result.version_after)
+        elif result.transient:
+            unanswered.add(change.key)
+    return unanswered
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+
+def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace) -> PlanOptions:
+    """The planner's options: owned namespaces as configured, else those the files declared (since
+    a watch started, so that deleting the last file of a namespace still prunes its flow). A
+    workspace with broken files never prunes: they may declare what cannot be seen."""
+    prune = replace(settings.prune, enabled=(request.prune or settings.prune.enabled) and not workspace.broken)
     return PlanOptions(
-        ownership=Ownership.of(settings.namespaces, local),
-        prune=request.prune or settings.prune,
-        namespaces=request.namespaces,
+        ownership=Ownership.of(settings.owned_namespaces, workspace.namespaces),
+        prune=prune,
+        selected_namespaces=request.selected_namespaces,
         targets=request.targets,
-        protected=settings.protected,
-        max_deletes=settings.max_deletes,
-        allow_empty=settings.allow_empty,
         ignore_cosmetic=request.ignore_cosmetic,
     )
 
 
-def plan(settings: Settings, request: PlanRequest, client: KestraClient, local: Sequence[LocalFlow] | None = None) -> Plan:
-    """Scan the files (unless `local` flows are given), read the server, and plan (validated by the
-    server unless asked not to).
+def plan(settings: Settings, request: PlanRequest, conn: Connection, pool: Executor | None = None) -> Plan:
+    """Scan the files, read the server, and plan (validated by the server unless asked not to).
 
-    When the owned namespaces are configured, the server is read while the files are scanned:
-    one waits on the network, the other on the CPU. What was read is decoded against the files, so
-    that revisions are decoded only when a flow may change.
+    When the owned namespaces are configured, the server is read while the files are scanned: one
+    waits on the network, the other on the CPU. What was read is decoded against the files, so that
+    versions are decoded only when a resource may change.
     """
-    if local is None and settings.namespaces:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            fetching = pool.submit(client.fetch_flows, Ownership(prefixes=settings.namespaces).scopes, settings.parallelism)
-            local = scan_repository(settings)
+    if settings.owned_namespaces:
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            scopes = Ownership(prefixes=settings.owned_namespaces).scopes
+            fetching = reader.submit(_fetch, conn, scopes, settings.parallelism)
+            workspace = scan(settings, pool)
+            local = workspace.resources()
             fetched = fetching.result()
-        options = plan_options(settings, request, local)
+        options = plan_options(settings, request, workspace)
     else:
-        local = scan_repository(settings) if local is None else local
-        options = plan_options(settings, request, local)
-        fetched = client.fetch_flows(options.ownership.scopes, settings.parallelism)
-    remote = fetched.flows({f.key: f.source for f in local})
-    return plan_against(local, remote, settings, options, client, request.validate)
+        workspace = scan(settings, pool)
+        local = workspace.resources()
+        options = plan_options(settings, request, workspace)
+        fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
+    return plan_against(local, _decode(fetched, local), options, conn, request.validate)
 
 
 def plan_against(
-    local: Sequence[LocalFlow],
-    remote: Mapping[FlowKey, RemoteFlow],
-    settings: Settings,
+    local: Sequence[Local],
+    remote: Mapping[Key, Remote],
     options: PlanOptions,
-    client: KestraClient,
+    conn: Connection,
     validate: bool = True,
+    notes: Sequence[Diagnostic] = (),
 ) -> Plan:
-    """Plan from flows already read (the watcher keeps the server's state between saves)."""
-    local_keys = {f.key for f in local}
-    references = {}
-    if options.prune:  # deletes go referencing flows first: read what the doomed flows reference
-        references = {k: _references(r) for k, r in remote.items() if k not in local_keys}
+    """Plan from resources already read (the watcher keeps the server's state between saves)."""
     result = make_plan(
         local,
         remote,
         options,
-        server=client.url,
-        tenant=client.tenant,
-        remote_references=references,
+        server=conn.url,
+        tenant=conn.tenant,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    return validate_plan(result, client) if validate else result
+    result = replace(result, diagnostics=tuple(notes))
+    return validate_plan(result, conn) if validate else result
 
 
-def _references(flow: RemoteFlow) -> tuple[FlowKey, ...]:
-    try:
-        return read_flow_text(flow.source, SourceLocation(str(flow.key))).references
-    except YamlProblem:
-        return ()
+def watch_plan(
+    settings: Settings, request: PlanRequest, workspace: Workspace, remote: Mapping[Key, Remote], conn: Connection, validate: bool
+) -> tuple[Plan, ValidationFailed | None]:
+    """A plan of the workspace as it stands (watch), and what the server refused in validation.
 
-
-def validate_plan(plan: Plan, client: KestraClient) -> Plan:
-    """Ask the server to validate every source the plan writes; errors refuse the plan, warnings stay in it."""
-    writes = [c.after for c in plan.changes if c.action is not Action.DELETE]
-    created = {c.key for c in plan.changes if c.action is Action.CREATE}
-    warnings = validate_flows(writes, client, created) if writes else ()
-    return replace(plan, diagnostics=plan.diagnostics + warnings)
-
-
-def validate_flows(
-    flows: Sequence[LocalFlow], client: KestraClient, created: frozenset[FlowKey] | set[FlowKey] = frozenset()
-) -> tuple[Diagnostic, ...]:
-    """The server's warnings on `flows`; raises ValidationFailed on any constraint violation.
-
-    A warning that a subflow does not exist is dropped when that subflow is in `created`: the
-    apply writes it first.
+    Pruning is paused, and said so, while a file is broken. What the server refuses is left out of
+    the plan (with pruning, since a refused file may declare what would be deleted) until its file
+    is saved again, so that one bad flow does not hold back the others.
     """
-    errors, warnings = [], []
-    for flow, result in zip(flows, client.validate([f.source for f in flows])):
-        for line in (result.get("constraints") or "").splitlines():
-            if line.strip():
-                errors.append(Diagnostic(Severity.ERROR, line.strip(), flow.key, flow.location))
-        for warning in result.get("warnings") or ():
-            missing = _MISSING_SUBFLOW.search(str(warning))
-            if missing and FlowKey(missing.group(2), missing.group(1)) in created:
-                continue
-            warnings.append(Diagnostic(Severity.WARNING, str(warning), flow.key, flow.location))
-    if errors:
-        raise ValidationFailed(errors)
-    return tuple(warnings)
+    notes = [Diagnostic(Severity.WARNING, PRUNE_PAUSED)] if workspace.broken and (request.prune or settings.prune.enabled) else []
+    options = plan_options(settings, request, workspace)
+    local = workspace.current()
+    try:
+        return plan_against(local, remote, options, conn, validate, notes), None
+    except ValidationFailed as refused:
+        bad = {d.key for d in refused.diagnostics}
+        rest = frozenset({r.key for r in local} | set(remote)) - bad
+        options = replace(options, targets=rest if options.targets is None else options.targets & rest,
+                          prune=replace(options.prune, enabled=False))
+        return plan_against(local, remote, options, conn, False, notes), refused
 
 
-def check_fresh(plan: Plan, client: KestraClient) -> None:
-    """Refuse a plan made for another server or tenant, or whose flows moved on the server since."""
-    if (plan.server, plan.tenant) != (client.url, client.tenant):
+def validate_plan(plan: Plan, conn: Connection) -> Plan:
+    """Ask the server to validate everything the plan writes; errors refuse the plan (ValidationFailed),
+    warnings stay in it."""
+    created = frozenset(c.key for c in plan.changes if c.action is Action.CREATE)
+    warnings: list[Diagnostic] = []
+    for kind in kinds.ranked():
+        writes = [c.after for c in plan.changes if c.action is not Action.DELETE and c.key.kind == kind.info.name]
+        warnings += kind.validate(conn, writes, created)
+    return replace(plan, diagnostics=plan.diagnostics + tuple(warnings))
+
+
+def validate(local: Sequence[Local], conn: Connection) -> tuple[Diagnostic, ...]:
+    """The server's warnings on every resource; raises ValidationFailed on any refusal."""
+    found: list[Diagnostic] = []
+    for kind in kinds.ranked():
+        found += kind.validate(conn, [r for r in local if r.key.kind == kind.info.name], frozenset())
+    return tuple(found)
+
+
+def undeclared(keys: Iterable[Key], workspace: Workspace, remote: Mapping[Key, Remote]) -> list[Key]:
+    """Of `keys`, those still on the server that no file declares any more (kept without --prune)."""
+    declared = {local.key for local in workspace.current()}
+    return sorted(key for key in keys if key not in declared and key in remote)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying
+
+
+def check_fresh(plan: Plan, conn: Connection, parallelism: int) -> None:
+    """Refuse a plan made for another server or tenant, or whose resources moved on the server since."""
+    if (plan.server, plan.tenant) != (conn.url, conn.tenant):
         raise PlanFileError(
             f"the saved plan was made for {plan.server} (tenant {plan.tenant}), "
-            f"not {client.url} (tenant {client.tenant}); nothing was applied"
+            f"not {conn.url} (tenant {conn.tenant}); nothing was applied"
         )
-    current = client.read_revisions(plan.scope)
-    moved = {
-        c.key: (c.revision_before, current.get(c.key))
-        for c in plan.changes
-        if current.get(c.key) != c.revision_before
-    }
+    current: dict[Key, object] = {}
+    for info in plan.kinds:
+        current.update(kinds.get(info.name).versions(conn, plan.scope, parallelism))
+    moved = {c.key: (c.version_before, current.get(c.key)) for c in plan.changes if current.get(c.key) != c.version_before}
     if moved:
         raise StalePlan(moved)
 
 
 def apply(
     plan: Plan,
-    client: KestraClient,
+    conn: Connection,
     settings: Settings,
     *,
+    warn: Callable[[str], None] = lambda text: None,
     on_result: ResultCallback | None = None,
     stop: threading.Event | None = None,
 ) -> ApplyReport:
-    return apply_plan(plan, client, parallelism=settings.parallelism, on_result=on_result, stop=stop)
+    """Apply a plan safely: take the apply lock (unless `lock.enabled` is false), check that none of
+    the plan's resources moved since it was made (StalePlan: nothing written), then write.
+
+    The freshness check runs while the lock settles (between writing it and reading it back). Waiting
+    for another apply's lock ends when `stop` is set (Interrupted: nothing written).
+    """
+    if not plan.has_changes:
+        return ApplyReport()
+    fresh = lambda: check_fresh(plan, conn, settings.parallelism)  # noqa: E731
+    if settings.lock.enabled:
+        holding = ApplyLock(conn, settings.lock, warn=warn, stop=stop, meanwhile=fresh)
+    else:
+        fresh()
+        holding = nullcontext()
+    with holding:
+        return apply_plan(plan, conn, parallelism=settings.parallelism, on_result=on_result, stop=stop)
+
+
+def sync(plan: Plan, conn: Connection, settings: Settings, *, on_result: ResultCallback | None = None, stop: threading.Event | None = None) -> ApplyReport:
+    """Apply what watch just planned against fresh reads: no lock, and each change independent of
+    the others (one refused resource must not hold back the other saves)."""
+    return apply_plan(plan, conn, parallelism=settings.parallelism, on_result=on_result, stop=stop, keep_going=True)
+

@@ -2,12 +2,12 @@
 
     KestraSyncError               base: str(error) is the message shown to the user
     ├── ConfigError               kestra-sync.yaml, environment or flag values
-    ├── FlowFileError             one problem in one flow file, with its location
-    ├── ScanFailed                every FlowFileError of a scan, collected
+    ├── FileError                 one problem in one local file, with its location
+    ├── ScanFailed                every FileError of a scan, collected
     ├── PlanFileError             a saved plan that cannot be read or used
     ├── PlanRefused               a plan the guardrails refuse (prune limits)
-    ├── StalePlan                 a plan whose flows moved on the server since it was made
-    ├── ValidationFailed          the server refused changed flows in validation
+    ├── StalePlan                 a plan whose resources moved on the server since it was made
+    ├── ValidationFailed          the server refused changed resources in validation
     ├── LockHeld                  another apply holds the advisory lock
     ├── Interrupted               stopped by SIGINT/SIGTERM before anything was applied
     └── ServerError               talking to Kestra failed
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kestrasync.model import Diagnostic, FlowKey, SourceLocation
+from kestrasync.model import Diagnostic, Key, SourceLocation, Version, version_text
 
 
 class KestraSyncError(Exception):
@@ -39,8 +39,8 @@ class ConfigError(KestraSyncError):
         super().__init__(f"{location}: {message}" if location else message)
 
 
-class FlowFileError(KestraSyncError):
-    """One problem in one flow file."""
+class FileError(KestraSyncError):
+    """One problem in one local file."""
 
     def __init__(self, location: SourceLocation, message: str):
         self.location = location
@@ -48,17 +48,18 @@ class FlowFileError(KestraSyncError):
         super().__init__(f"{location}: {message}")
 
     def __reduce__(self):  # parallel scans send these between processes
-        return FlowFileError, (self.location, self.problem)
+        return FileError, (self.location, self.problem)
 
 
 class ScanFailed(KestraSyncError):
     """The scan found problems; nothing may be written until every one is fixed."""
 
-    def __init__(self, errors: Iterable[FlowFileError]):
+    def __init__(self, errors: Iterable[FileError], files: str = "flow files"):
         self.errors = tuple(errors)
+        self.files = files
         lines = [str(e) for e in self.errors]
         noun = "problem" if len(lines) == 1 else "problems"
-        super().__init__("\n".join(lines + [f"{len(lines)} {noun} in flow files; nothing was sent to the server."]))
+        super().__init__("\n".join(lines + [f"{len(lines)} {noun} in {files}; nothing was sent to the server."]))
 
 
 class PlanFileError(KestraSyncError):
@@ -69,35 +70,33 @@ class PlanRefused(KestraSyncError):
     """The plan breaks a guardrail (too many deletes, an emptied namespace, ...)."""
 
 
-STALE_NAMED = 10  # a stale plan names this many flows: a whole-repository edit must not fill the screen
+STALE_NAMED = 10  # a stale plan names this many resources: a whole-repository edit must not fill the screen
 
 
 class StalePlan(KestraSyncError):
-    """Flows of a plan changed on the server after the plan was made."""
+    """Resources of a plan changed on the server after the plan was made."""
 
-    def __init__(self, moved: dict[FlowKey, tuple[int | None, int | None]]):
+    def __init__(self, moved: dict[Key, tuple[Version | None, Version | None]]):
         self.moved = moved
-
-        def rev(r: int | None) -> str:
-            return "absent" if r is None else f"rev {r}"
-
         named = sorted(moved.items())[:STALE_NAMED]
-        details = ", ".join(f"{k} ({rev(a)} -> {rev(b)})" for k, (a, b) in named)
+        details = ", ".join(f"{k} ({version_text(a)} -> {version_text(b)})" for k, (a, b) in named)
         if len(moved) > len(named):
             details += f" and {len(moved) - len(named)} more"
+        kinds = sorted({k.kind for k in moved})
         super().__init__(
-            f"The plan is stale: {len(moved)} flow(s) changed on the server since it was made: {details}. "
+            f"The plan is stale: {len(moved)} {' or '.join(kinds)}(s) changed on the server since it was made: {details}. "
             "Nothing was applied; plan again."
         )
 
 
 class ValidationFailed(KestraSyncError):
-    """The server's validation refused some changed flows."""
+    """The server's validation refused some changed resources."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = tuple(diagnostics)
         lines = [str(d) for d in self.diagnostics]
-        super().__init__("\n".join(lines + [f"The server refused {len(lines)} flow(s) in validation; nothing was applied."]))
+        kinds = sorted({d.key.kind for d in self.diagnostics if d.key}) or ["resource"]
+        super().__init__("\n".join(lines + [f"The server refused {len(lines)} {' or '.join(kinds)}(s) in validation; nothing was applied."]))
 
 
 class LockHeld(KestraSyncError):

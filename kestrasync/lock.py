@@ -13,6 +13,7 @@ than a moment apart; it cannot close it, which is why the lock is advisory.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 import threading
@@ -22,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from kestrasync.client import KestraClient
 from kestrasync.errors import Interrupted, KestraSyncError, LockHeld
+from kestrasync.http import Connection, segment
 
 VERIFY_DELAY = 0.1  # seconds between writing the lock and reading it back
 POLL = 1.0  # seconds between looks while waiting for a held lock
@@ -31,10 +32,42 @@ POLL = 1.0  # seconds between looks while waiting for a held lock
 
 @dataclass(frozen=True)
 class LockOptions:
+    enabled: bool = True
     namespace: str = "system"
     key: str = "kestra-sync-lock"
     ttl_seconds: int = 1800
     timeout_seconds: float = 0.0  # how long to wait for a held lock
+
+
+class KvStore:
+    """Kestra's KV entries of one namespace, as the lock needs them."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def get(self, namespace: str, key: str):
+        """The value of a KV entry, or None when absent (or expired)."""
+        path = _kv_path(namespace, key)
+        response = self.conn.send("GET", path, allow={404})
+        if response.status_code == 404:
+            return None
+        body = self.conn.json(response, "GET", path)
+        if not isinstance(body, dict):
+            raise self.conn.unexpected("GET", path, "a KV entry without a value")
+        return body.get("value")
+
+    def put(self, namespace: str, key: str, value, ttl_seconds: int | None = None) -> None:
+        headers = {"Content-Type": "application/json"}
+        if ttl_seconds is not None:
+            headers["ttl"] = f"PT{int(ttl_seconds)}S"  # an ISO-8601 duration
+        self.conn.send("PUT", _kv_path(namespace, key), content=json.dumps(value).encode("utf-8"), headers=headers)
+
+    def delete(self, namespace: str, key: str) -> None:
+        self.conn.send("DELETE", _kv_path(namespace, key), allow={404})
+
+
+def _kv_path(namespace: str, key: str) -> str:
+    return f"/namespaces/{segment(namespace)}/kv/{segment(key)}"
 
 
 def holder_identity() -> str:
@@ -52,7 +85,7 @@ def _iso(moment: float) -> str:
 
 
 class ApplyLock:
-    """Context manager: `with ApplyLock(client, options, warn=...): apply...`.
+    """Context manager: `with ApplyLock(conn, options, warn=...): apply...`.
 
     `meanwhile` runs while the lock settles (between writing it and reading it back), so the wait
     is not wasted: apply checks its plan is fresh then. Nothing else can write at that moment: another
@@ -61,14 +94,14 @@ class ApplyLock:
 
     def __init__(
         self,
-        client: KestraClient,
+        conn: Connection,
         options: LockOptions,
         *,
         warn: Callable[[str], None],
         stop: threading.Event | None = None,
         meanwhile: Callable[[], None] | None = None,
     ):
-        self.client = client
+        self.kv = KvStore(conn)
         self.options = options
         self.warn = warn
         self.stop = stop or threading.Event()
@@ -90,7 +123,7 @@ class ApplyLock:
     def acquire(self) -> None:
         deadline = time.time() + self.options.timeout_seconds
         while True:
-            current = self.client.kv_get(self.options.namespace, self.options.key)
+            current = self.kv.get(self.options.namespace, self.options.key)
             if not isinstance(current, dict) or self._expired(current):
                 if isinstance(current, dict):
                     self.warn(
@@ -123,14 +156,14 @@ class ApplyLock:
             "expires": _iso(now + self.options.ttl_seconds),
         }
         # Kestra drops the entry itself a while after it expires; until then it shows who left it.
-        self.client.kv_put(self.options.namespace, self.options.key, value, ttl_seconds=2 * self.options.ttl_seconds)
+        self.kv.put(self.options.namespace, self.options.key, value, ttl_seconds=2 * self.options.ttl_seconds)
         settled = time.monotonic() + VERIFY_DELAY
         self.held = True  # perhaps: if anything fails before the read-back, release() looks and cleans up
         try:
             if self.meanwhile:
                 self.meanwhile()
             self._wait(max(0.0, settled - time.monotonic()))
-            current = self.client.kv_get(self.options.namespace, self.options.key)
+            current = self.kv.get(self.options.namespace, self.options.key)
         except BaseException:
             self.release()
             raise
@@ -148,8 +181,8 @@ class ApplyLock:
             return
         self.held = False
         try:
-            current = self.client.kv_get(self.options.namespace, self.options.key)
+            current = self.kv.get(self.options.namespace, self.options.key)
             if isinstance(current, dict) and current.get("token") == self.token:
-                self.client.kv_delete(self.options.namespace, self.options.key)
+                self.kv.delete(self.options.namespace, self.options.key)
         except KestraSyncError as error:
             self.warn(f"Warning: the apply lock {self.name} could not be released ({error}); it expires by itself.")

@@ -1,36 +1,63 @@
-"""The values that flow through kestra-sync: flows on each side, changes, plans, apply results.
+"""The values that flow through kestra-sync, whatever the kind of resource: keys, resources on each
+side, changes, plans, apply results.
 
-Everything here is a small immutable dataclass (or named tuple) or an enum, with no I/O. Source text is the truth:
-parsed views of a flow are derived by functions elsewhere (the differ), never stored here.
+Everything here is a small immutable dataclass (or named tuple) or an enum, with no I/O and no
+knowledge of any resource kind. Content is the truth: parsed views of a resource are derived by its
+kind (kestrasync.kinds), never stored here.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Union
+
+Content = Union[str, bytes]  # a flow's text; a namespace file's bytes
+Version = Union[int, str]  # compared for equality only: a flow's revision, a file's revision or hash
 
 
-class FlowKey(NamedTuple):
-    """The identity of a flow in a tenant; Kestra forbids changing either part by update.
+def version_text(version: Version | None) -> str:
+    """`rev 4` for a revision, the value itself for another version (a hash), `absent` for none."""
+    if version is None:
+        return "absent"
+    return f"rev {version}" if isinstance(version, int) else str(version)
 
-    A named tuple, unlike the other values: it keys every dict and sort over thousands of flows,
-    and tuples hash and compare in C (a dataclass does it in Python, several times slower).
+
+class Key(NamedTuple):
+    """The identity of a resource in a tenant: its kind ("flow"), namespace and name (a flow's id).
+
+    A named tuple: it keys every dict and sort over thousands of resources, and tuples hash and
+    compare in C. Sorting by key sorts by kind first.
     """
 
+    kind: str
     namespace: str
-    id: str
+    name: str
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.id}"
+        """`company.team/etl`: what users see (the kind shows in the plan's grouping)."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def qualified(self) -> str:
+        """`flow:company.team/etl`: unambiguous across kinds (plan files, JSON)."""
+        return f"{self.kind}:{self.namespace}/{self.name}"
 
     @classmethod
-    def parse(cls, text: str) -> FlowKey:
-        """`company.team/etl` -> FlowKey('company.team', 'etl')."""
-        namespace, sep, flow_id = text.rpartition("/")
-        if not sep or not namespace or not flow_id:
-            raise ValueError(f"'{text}' is not a flow reference of the form namespace/id")
-        return cls(namespace, flow_id)
+    def parse(cls, text: str, kind: str) -> Key:
+        """`company.team/etl` -> Key(kind, 'company.team', 'etl'). A namespace holds no `/`."""
+        namespace, sep, name = text.partition("/")
+        if not sep or not namespace or not name:
+            raise ValueError(f"'{text}' is not of the form namespace/name")
+        return cls(kind, namespace, name)
+
+    @classmethod
+    def from_qualified(cls, text: str) -> Key:
+        kind, sep, rest = text.partition(":")
+        if not sep or not kind:
+            raise ValueError(f"'{text}' is not of the form kind:namespace/name")
+        return cls.parse(rest, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +73,37 @@ class SourceLocation:
 
 
 @dataclass(frozen=True, slots=True)
-class LocalFlow:
-    """One flow document of the repository: its exact text, where it starts, the flows it calls."""
+class Local:
+    """A resource as the repository declares it: its exact content, where it is, what it references."""
 
-    key: FlowKey
-    source: str
+    key: Key
+    content: Content
     location: SourceLocation
-    references: tuple[FlowKey, ...] = ()
+    references: tuple[Key, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteFlow:
-    """The latest live revision of a flow on the server. Its number is None when it was not read: a
-    plan reads it only for flows that may change (see FetchedFlows.flows)."""
+class Remote:
+    """A resource as the server holds it. `version` is None when it was not read: a plan reads it
+    only for resources that may change."""
 
-    key: FlowKey
-    source: str
-    revision: int | None
+    key: Key
+    content: Content
+    version: Version | None
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """What a plan and its renderers need to know of a kind: how to name it and where it goes in order.
+
+    Writes go in ascending `rank` (what others read first), deletes in descending rank.
+    """
+
+    name: str  # in every Key and in plan JSON: "flow"
+    noun: str  # "flow", as in "6 flow(s) match the server"
+    plural: str  # "flows", as in "Flows to write:"
+    rank: int
+    files: str = ""  # what its local files are called: "flow files"
 
 
 class Action(enum.Enum):
@@ -76,12 +117,40 @@ class Action(enum.Enum):
     def verb(self) -> str:
         return {"+": "create", "~": "update", "-": "delete"}[self.value]
 
+    @property
+    def past(self) -> str:
+        return {"+": "created", "~": "updated", "-": "deleted"}[self.value]
+
 
 class UpdateKind(enum.Enum):
-    """Why an update is one: the parsed flow differs, or only its text (comments, layout, key order)."""
+    """Why an update is one: the parsed resource differs, or only its text (comments, layout, key order)."""
 
     SEMANTIC = "semantic"
     COSMETIC = "cosmetic"
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """One thing a change does, as data: `verb` what happens ("added", "changed"), to the `element`
+    (a task, a trigger; None for the resource itself) called `name`, with the `parts` it touches.
+
+    str() is the one place a detail becomes a phrase: task `load` added; task `log` changed (message);
+    `labels` added; new flow.
+    """
+
+    verb: str
+    element: str | None = None
+    name: str | None = None
+    parts: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.element is not None:
+            head = f"{self.element} `{self.name}` {self.verb}"
+        elif self.name is not None:
+            head = f"`{self.name}` {self.verb}"
+        else:
+            head = self.verb
+        return f"{head} ({', '.join(self.parts)})" if self.parts else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +158,23 @@ class Change:
     """One write the plan will make.
 
     CREATE: `before` is None, `after` set. UPDATE: both set. DELETE: `before` set, `after` None.
-    `kind` is set for updates only. `summary` says what changed in the flow's own terms
-    ("task `extract` added"); `diff` is a unified diff of the two texts.
-    `depends_on` lists changes of the same plan that must be applied before this one.
+    `update_kind` is set for updates only. `summary` says what changes in the resource's own terms;
+    `diff` shows it (a unified diff for text). `depends_on` lists changes of the same plan that must
+    be applied before this one.
     """
 
     action: Action
-    key: FlowKey
-    before: RemoteFlow | None
-    after: LocalFlow | None
-    kind: UpdateKind | None = None
-    summary: tuple[str, ...] = ()
+    key: Key
+    before: Remote | None
+    after: Local | None
+    update_kind: UpdateKind | None = None
+    summary: tuple[Detail, ...] = ()
     diff: str = ""
-    depends_on: tuple[FlowKey, ...] = ()
+    depends_on: tuple[Key, ...] = ()
 
     @property
-    def revision_before(self) -> int | None:
-        return self.before.revision if self.before else None
+    def version_before(self) -> Version | None:
+        return self.before.version if self.before else None
 
 
 class Severity(enum.Enum):
@@ -115,11 +184,11 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """A message about one flow, from the server's validation or from the planner."""
+    """A message about one resource, from the server's validation or from the planner."""
 
     severity: Severity
     message: str
-    key: FlowKey | None = None
+    key: Key | None = None
     location: SourceLocation | None = None
 
     def __str__(self) -> str:
@@ -127,25 +196,26 @@ class Diagnostic:
         return f"{where}{self.message}"
 
 
-PLAN_FORMAT_VERSION = "1.0"
+PLAN_FORMAT_VERSION = "2.0"
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What differs between the files and the server, and what applying will write.
 
-    `changes` are in apply order: creates and updates with every flow after the flows it
-    references, then deletes with referencing flows first. `scope` is the namespace prefixes
-    that were read; `unchanged` counts the flows in scope that already match.
+    `changes` are in apply order: creates and updates by kind rank, each after what it references,
+    then deletes in reverse. `scope` is the namespace prefixes that were read; `kinds` the kinds
+    planned; `unchanged` counts, per kind name, the resources in scope that already match.
     """
 
     server: str
     tenant: str
     scope: tuple[str, ...]
+    kinds: tuple[KindInfo, ...]
     changes: tuple[Change, ...]
-    unchanged: int
+    unchanged: Mapping[str, int] = field(default_factory=dict)
     prune: bool = False
-    skipped_cosmetic: tuple[FlowKey, ...] = ()
+    skipped_cosmetic: tuple[Key, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     created_at: str = ""
     format_version: str = PLAN_FORMAT_VERSION
@@ -154,16 +224,23 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
-    def count(self, action: Action, kind: UpdateKind | None = None) -> int:
-        return sum(1 for c in self.changes if c.action is action and (kind is None or c.kind is kind))
+    def count(self, action: Action, kind: str | None = None, update_kind: UpdateKind | None = None) -> int:
+        return sum(
+            1
+            for c in self.changes
+            if c.action is action
+            and (kind is None or c.key.kind == kind)
+            and (update_kind is None or c.update_kind is update_kind)
+        )
 
-    @property
-    def counts(self) -> dict[str, int]:
+    def counts(self, kind: str | None = None) -> dict[str, int]:
+        """create / update / delete / unchanged, of one kind or of all."""
+        unchanged = self.unchanged.get(kind, 0) if kind else sum(self.unchanged.values())
         return {
-            "create": self.count(Action.CREATE),
-            "update": self.count(Action.UPDATE),
-            "delete": self.count(Action.DELETE),
-            "unchanged": self.unchanged,
+            "create": self.count(Action.CREATE, kind),
+            "update": self.count(Action.UPDATE, kind),
+            "delete": self.count(Action.DELETE, kind),
+            "unchanged": unchanged,
         }
 
 
@@ -179,7 +256,7 @@ class ApplyResult:
 
     change: Change
     status: ResultStatus
-    revision_after: int | None = None
+    version_after: Version | None = None
     message: str = ""
     seconds: float = 0.0
     transient: bool = False  # failed because the server did not answer; trying again later may work

@@ -1,39 +1,51 @@
-"""Saved plans: the only module that reads or writes plan files.
+"""Plans as JSON documents: the only module that writes or reads the format (plan files and
+`--format json` are the same document).
 
-A plan file is the JSON form of a plan (kestrasync.render.json), holding the exact text of every
-flow to write and the server revision each change was computed against, so `apply plan.json`
-writes exactly what was reviewed and can refuse when the server moved on. It never holds
-credentials, and it is created readable by its owner only, since flow sources can be sensitive.
+A plan file holds the exact content of everything to write and the server version each change was
+computed against, so `apply plan.json` writes exactly what was reviewed and can refuse when the
+server moved on. It never holds credentials, and it is created readable by its owner only, since
+flow sources can be sensitive. FORMAT: 2.0 (each change carries its resource kind); a file of
+another format is refused with a sentence saying to plan again.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+from kestrasync import kinds
 from kestrasync.errors import PlanFileError
 from kestrasync.files import write_atomically
 from kestrasync.model import (
     PLAN_FORMAT_VERSION,
     Action,
+    ApplyReport,
     Change,
+    Content,
+    Detail,
     Diagnostic,
-    FlowKey,
-    LocalFlow,
+    Key,
+    Local,
     Plan,
-    RemoteFlow,
+    Remote,
+    ResultStatus,
     Severity,
     SourceLocation,
     UpdateKind,
 )
-from kestrasync.render.json import plan_to_dict
+from kestrasync.render.common import report_line, summary_line
+
+PLAN_TYPE = "kestra-sync/plan"
+REPORT_TYPE = "kestra-sync/apply-report"
+ERROR_TYPE = "kestra-sync/error"
+_ACTIONS = {action.verb: action for action in Action}
 
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Write atomically with mode 0600: a reader never sees half a plan."""
-    data = json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False).encode("utf-8")
     try:
-        write_atomically(path, data, mode=0o600)
+        write_atomically(path, dumps(plan_to_dict(plan)).encode("utf-8"), mode=0o600)
     except OSError as error:
         raise PlanFileError(f"cannot write plan file {path}: {error.strerror}") from None
 
@@ -45,51 +57,171 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"cannot read plan file {path}: {error.strerror}") from None
     except ValueError as error:
         raise PlanFileError(f"{path} is not a kestra-sync plan file (invalid JSON: {error})") from None
-    if not isinstance(data, dict) or data.get("kind") != "kestra-sync/plan":
+    if not isinstance(data, dict) or PLAN_TYPE not in (data.get("type"), data.get("kind")):
         raise PlanFileError(f"{path} is not a kestra-sync plan file")
     if data.get("format_version") != PLAN_FORMAT_VERSION:
         raise PlanFileError(
             f"{path} has plan format {data.get('format_version')!r}; this kestra-sync reads {PLAN_FORMAT_VERSION!r}. "
-            "Make the plan again with this version."
+            "Make the plan again with this version (kestra-sync plan --out FILE)."
         )
     try:
-        return Plan(
-            server=data["server"],
-            tenant=data["tenant"],
-            scope=tuple(data["scope"]),
-            changes=tuple(_change(c) for c in data["changes"]),
-            unchanged=data["summary"]["unchanged"],
-            prune=bool(data["prune"]),
-            skipped_cosmetic=tuple(FlowKey.parse(k) for k in data["skipped_cosmetic"]),
-            diagnostics=tuple(_diagnostic(d) for d in data["diagnostics"]),
-            created_at=data["created_at"],
-        )
-    except (KeyError, TypeError, ValueError) as error:
+        return plan_from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PlanFileError(f"{path} is damaged: missing or bad field {error}") from None
 
 
-def _change(data: dict) -> Change:
-    key = FlowKey(data["namespace"], data["id"])
-    action = {"create": Action.CREATE, "update": Action.UPDATE, "delete": Action.DELETE}[data["action"]]
+def dumps(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan <-> dict
+
+
+def plan_to_dict(plan: Plan) -> dict:
+    return {
+        "format_version": plan.format_version,
+        "type": PLAN_TYPE,
+        "server": plan.server,
+        "tenant": plan.tenant,
+        "scope": list(plan.scope),
+        "kinds": [info.name for info in plan.kinds],
+        "created_at": plan.created_at,
+        "prune": plan.prune,
+        "has_changes": plan.has_changes,
+        "summary": plan.counts(),
+        "summary_by_kind": {info.name: plan.counts(info.name) for info in plan.kinds},
+        "summary_line": summary_line(plan),
+        "changes": [change_to_dict(c) for c in plan.changes],
+        "skipped_cosmetic": [k.qualified for k in plan.skipped_cosmetic],
+        "diagnostics": [diagnostic_to_dict(d) for d in plan.diagnostics],
+    }
+
+
+def plan_from_dict(data: dict) -> Plan:
+    planned = tuple(kinds.get(name).info for name in data["kinds"])
+    return Plan(
+        server=data["server"],
+        tenant=data["tenant"],
+        scope=tuple(data["scope"]),
+        kinds=planned,
+        changes=tuple(change_from_dict(c) for c in data["changes"]),
+        unchanged={info.name: int(data["summary_by_kind"][info.name]["unchanged"]) for info in planned},
+        prune=bool(data["prune"]),
+        skipped_cosmetic=tuple(Key.from_qualified(k) for k in data["skipped_cosmetic"]),
+        diagnostics=tuple(diagnostic_from_dict(d) for d in data["diagnostics"]),
+        created_at=data["created_at"],
+    )
+
+
+def change_to_dict(change: Change) -> dict:
+    location = change.after.location if change.after else None
+    return {
+        "action": change.action.verb,
+        "kind": change.key.kind,
+        "key": change.key.qualified,
+        "address": str(change.key),
+        "namespace": change.key.namespace,
+        "name": change.key.name,
+        "update_kind": change.update_kind.value if change.update_kind else None,
+        "summary": [str(d) for d in change.summary],
+        "details": [{"verb": d.verb, "element": d.element, "name": d.name, "parts": list(d.parts)} for d in change.summary],
+        "version_before": change.version_before,
+        "file": location.path if location else None,
+        "line": location.line if location else None,
+        "column": location.column if location else None,
+        "depends_on": [k.qualified for k in change.depends_on],
+        "references": [k.qualified for k in change.after.references] if change.after else [],
+        "content": _content_out(change.after.content) if change.after else None,
+        "server_content": _content_out(change.before.content) if change.before else None,
+        "diff": change.diff,
+    }
+
+
+def change_from_dict(data: dict) -> Change:
+    key = Key.from_qualified(data["key"])
+    action = _ACTIONS[data["action"]]
     before = after = None
-    if data["revision_before"] is not None:
-        before = RemoteFlow(key, data["server_source"], int(data["revision_before"]))
-    if data["source"] is not None:
-        references = tuple(FlowKey.parse(k) for k in data["references"])
-        after = LocalFlow(key, data["source"], SourceLocation(data["file"], data["line"]), references)
+    if action is not Action.CREATE:
+        if data["version_before"] is None:
+            raise ValueError("version_before")
+        before = Remote(key, _content_in(data["server_content"]), data["version_before"])
+    if action is not Action.DELETE:
+        location = SourceLocation(data["file"], int(data["line"]), int(data["column"]))
+        after = Local(key, _content_in(data["content"]), location, tuple(Key.from_qualified(k) for k in data["references"]))
     return Change(
         action,
         key,
         before,
         after,
-        kind=UpdateKind(data["kind"]) if data["kind"] else None,
-        summary=tuple(data["summary"]),
+        update_kind=UpdateKind(data["update_kind"]) if data["update_kind"] else None,
+        summary=tuple(Detail(d["verb"], d["element"], d["name"], tuple(d["parts"])) for d in data["details"]),
         diff=data["diff"],
-        depends_on=tuple(FlowKey.parse(k) for k in data["depends_on"]),
+        depends_on=tuple(Key.from_qualified(k) for k in data["depends_on"]),
     )
 
 
-def _diagnostic(data: dict) -> Diagnostic:
-    location = SourceLocation(data["file"], data["line"] or 1) if data["file"] else None
-    key = FlowKey.parse(data["flow"]) if data["flow"] else None
+def diagnostic_to_dict(diagnostic: Diagnostic) -> dict:
+    location = diagnostic.location
+    return {
+        "severity": diagnostic.severity.value,
+        "message": diagnostic.message,
+        "key": diagnostic.key.qualified if diagnostic.key else None,
+        "file": location.path if location else None,
+        "line": location.line if location else None,
+        "column": location.column if location else None,
+    }
+
+
+def diagnostic_from_dict(data: dict) -> Diagnostic:
+    location = SourceLocation(data["file"], int(data["line"]), int(data["column"])) if data["file"] else None
+    key = Key.from_qualified(data["key"]) if data["key"] else None
     return Diagnostic(Severity(data["severity"]), data["message"], key, location)
+
+
+def _content_out(content: Content):
+    """Text as a JSON string; bytes (a binary namespace file) as {"base64": ...}."""
+    if isinstance(content, bytes):
+        return {"base64": base64.b64encode(content).decode("ascii")}
+    return content
+
+
+def _content_in(value) -> Content:
+    if isinstance(value, dict):
+        return base64.b64decode(value["base64"], validate=True)
+    if not isinstance(value, str):
+        raise ValueError("content")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Apply reports and errors (printed, never read back)
+
+
+def report_to_dict(report: ApplyReport) -> dict:
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "type": REPORT_TYPE,
+        "ok": report.ok,
+        "interrupted": report.interrupted,
+        "summary": {s.value: len(report.with_status(s)) for s in ResultStatus},
+        "summary_line": report_line(report),
+        "results": [
+            {
+                "action": r.change.action.verb,
+                "kind": r.change.key.kind,
+                "key": r.change.key.qualified,
+                "address": str(r.change.key),
+                "status": r.status.value,
+                "version_before": r.change.version_before,
+                "version_after": r.version_after,
+                "seconds": round(r.seconds, 4),
+                "message": r.message,
+            }
+            for r in report.results
+        ],
+    }
+
+
+def error_to_dict(message: str) -> dict:
+    return {"format_version": PLAN_FORMAT_VERSION, "type": ERROR_TYPE, "error": message}

@@ -1,21 +1,23 @@
-"""(local flows, remote flows, options) -> Plan. Pure: no I/O, no clock.
+"""(local resources, remote resources, options) -> Plan. Pure: no I/O, no clock; the same for every kind.
 
-The planner decides what to write and in which order, and enforces the guardrails of pruning:
-deletes only inside the owned namespaces, never in protected ones, never more than `max_deletes`,
-never emptying a namespace unless allowed. Order: a flow is written after the flows it references
-(Subflow, ForEachItem, Flow trigger) when they change in the same plan; deletes come last,
-referencing flows first.
+The planner decides what to write and in which order, and enforces the guardrails of pruning, per
+kind: deletes only inside the owned namespaces, never in protected ones, never more than
+`max_deletes`, never emptying a namespace unless allowed. Order: writes by kind rank (what others
+read first), each resource after the resources it references when they change in the same plan;
+deletes last, in the reverse order. What differs, and how, is the kind's to say.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from kestrasync.differ import diff_flow
+from kestrasync import kinds
 from kestrasync.errors import PlanRefused
-from kestrasync.model import Action, Change, FlowKey, LocalFlow, Plan, RemoteFlow, UpdateKind
+from kestrasync.kinds.base import Kind
+from kestrasync.model import Action, Change, Detail, Key, Local, Plan, Remote, UpdateKind
 
 
 def in_namespace(namespace: str, prefix: str) -> bool:
@@ -34,21 +36,22 @@ def read_scopes(namespaces: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Ownership:
-    """Which namespaces this repository owns: configured prefixes, or exactly the namespaces of its files.
+    """Which namespaces this repository owns: configured prefixes, or exactly the namespaces its
+    files declare (`declared`; the watcher passes every namespace it saw this session).
 
-    A namespace found in the files does not own its children by default: another team's flows in
-    `company.team.other` must never be pruned because a file declares a flow in `company.team`.
+    A declared namespace does not own its children: another team's flows in `company.team.other`
+    must never be pruned because a file declares a flow in `company.team`.
     """
 
     prefixes: tuple[str, ...] = ()
     exact: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, configured: Iterable[str], local: Iterable[LocalFlow]) -> Ownership:
-        configured = tuple(configured)
-        if configured:
-            return cls(prefixes=configured)
-        return cls(exact=frozenset(f.key.namespace for f in local))
+    def of(cls, owned_namespaces: Iterable[str], declared: Iterable[str]) -> Ownership:
+        owned_namespaces = tuple(owned_namespaces)
+        if owned_namespaces:
+            return cls(prefixes=owned_namespaces)
+        return cls(exact=frozenset(declared))
 
     def owns(self, namespace: str) -> bool:
         return namespace in self.exact or any(in_namespace(namespace, p) for p in self.prefixes)
@@ -59,37 +62,56 @@ class Ownership:
 
 
 @dataclass(frozen=True)
-class PlanOptions:
-    ownership: Ownership
-    prune: bool = False
-    namespaces: tuple[str, ...] = ()  # --namespace: only flows under these prefixes
-    targets: frozenset[FlowKey] | None = None  # only these flows (--target); None: all
-    protected: tuple[str, ...] = ("system",)
-    max_deletes: int = 10
+class PruneOptions:
+    enabled: bool = False
+    max_deletes: int = 10  # per kind
     allow_empty: bool = False
-    ignore_cosmetic: bool = False
-
-    def selects(self, key: FlowKey) -> bool:
-        return (not self.namespaces or any(in_namespace(key.namespace, n) for n in self.namespaces)) and (
-            self.targets is None or key in self.targets
-        )
+    protected: tuple[str, ...] = ("system",)
 
     def is_protected(self, namespace: str) -> bool:
         return any(in_namespace(namespace, p) for p in self.protected)
 
 
+@dataclass(frozen=True)
+class PlanOptions:
+    ownership: Ownership
+    prune: PruneOptions = field(default_factory=PruneOptions)
+    selected_namespaces: tuple[str, ...] = ()  # --namespace: only resources under these prefixes
+    targets: frozenset[Key] | None = None  # only these resources (--target, a watch batch); None: all
+    ignore_cosmetic: bool = False
+
+    def selects(self, key: Key) -> bool:
+        return (not self.selected_namespaces or any(in_namespace(key.namespace, n) for n in self.selected_namespaces)) and (
+            self.targets is None or key in self.targets
+        )
+
+
+def change_for(local: Local | None, remote: Remote | None, kind: Kind) -> Change | None:
+    """The change that makes the server hold `local` (None: delete `remote`); None when nothing would change."""
+    if remote is None:
+        return Change(Action.CREATE, local.key, None, local, summary=(Detail(f"new {kind.info.noun}"),))
+    if local is not None and kind.same(local, remote):
+        return None
+    if remote.version is None:  # only a resource the repository holds unchanged is read without it
+        raise ValueError(f"{remote.key} differs from the repository but its version was not read")
+    if local is None:
+        return Change(Action.DELETE, remote.key, remote, None, summary=(Detail("no file declares it"),))
+    update = kind.describe(local, remote)
+    return Change(Action.UPDATE, local.key, remote, local, update.update_kind, update.summary, update.diff)
+
+
 def make_plan(
-    local: Iterable[LocalFlow],
-    remote: Mapping[FlowKey, RemoteFlow],
+    local: Iterable[Local],
+    remote: Mapping[Key, Remote],
     options: PlanOptions,
     *,
     server: str,
     tenant: str,
-    remote_references: Mapping[FlowKey, tuple[FlowKey, ...]] | None = None,
+    planned: Sequence[Kind] | None = None,
     created_at: str = "",
 ) -> Plan:
-    """Compare and order. `remote_references` gives the references of flows that may be deleted,
-    so deletes can go referencing flows first."""
+    """Compare and order the resources of the `planned` kinds (default: every kind)."""
+    planned = kinds.ranked() if planned is None else sorted(planned, key=lambda kind: kind.info.rank)
     local_by_key = {f.key: f for f in local}
     namespaces = {k.namespace for k in local_by_key} | {k.namespace for k in remote}
     owned = {namespace for namespace in namespaces if options.ownership.owns(namespace)}
@@ -97,67 +119,77 @@ def make_plan(
     if outside:
         first = outside[0]
         raise PlanRefused(
-            f"{first.location}: flow {first.key} is outside the namespaces this repository owns "
-            f"({', '.join(options.ownership.prefixes)}); add its namespace to `namespaces` in kestra-sync.yaml"
+            f"{first.location}: {kinds.get(first.key.kind).info.noun} {first.key} is outside the namespaces this "
+            f"repository owns ({', '.join(options.ownership.prefixes)}); add its namespace to `namespaces` in kestra-sync.yaml"
         )
     remote = {k: r for k, r in remote.items() if k.namespace in owned}
-    writes, deletes, skipped, unchanged = [], [], [], 0
+    writes, deletes, skipped, unchanged = [], [], [], Counter()
     for key in sorted(local_by_key.keys() | remote.keys()):
         if not options.selects(key):
             continue
-        local_flow = local_by_key.get(key)
-        if local_flow is None and (not options.prune or options.is_protected(key.namespace)):
+        local_resource = local_by_key.get(key)
+        if local_resource is None and (not options.prune.enabled or options.prune.is_protected(key.namespace)):
             continue
-        change = diff_flow(local_flow, remote.get(key))
+        change = change_for(local_resource, remote.get(key), kinds.get(key.kind))
         if change is None:
-            unchanged += 1
-        elif change.kind is UpdateKind.COSMETIC and options.ignore_cosmetic:
+            unchanged[key.kind] += 1
+        elif change.update_kind is UpdateKind.COSMETIC and options.ignore_cosmetic:
             skipped.append(key)
         elif change.action is Action.DELETE:
             deletes.append(change)
         else:
             writes.append(change)
-    _check_prune(deletes, writes, remote, options)
-    ordered = _order(writes, {c.key: c.after.references for c in writes}, reverse=False)
-    ordered += _order(deletes, remote_references or {}, reverse=True)
+    for kind in planned:
+        _check_prune(kind, deletes, writes, remote, options.prune)
+    references = {c.key: c.after.references for c in writes}
+    ordered = _order(writes, references, reverse=False)
+    references = {c.key: kinds.get(c.key.kind).references(c.before) for c in deletes}
+    ordered += _order(deletes, references, reverse=True)
     return Plan(
         server=server,
         tenant=tenant,
         scope=options.ownership.scopes,
+        kinds=tuple(kind.info for kind in planned),
         changes=tuple(ordered),
-        unchanged=unchanged,
-        prune=options.prune,
+        unchanged={kind.info.name: unchanged[kind.info.name] for kind in planned},
+        prune=options.prune.enabled,
         skipped_cosmetic=tuple(skipped),
         created_at=created_at,
     )
 
 
-def _check_prune(deletes: list[Change], writes: list[Change], remote: Mapping[FlowKey, RemoteFlow], options: PlanOptions) -> None:
-    if len(deletes) > options.max_deletes:
+def _check_prune(kind: Kind, deletes: list[Change], writes: list[Change], remote: Mapping[Key, Remote], prune: PruneOptions) -> None:
+    """The guardrails, counted within one kind: a plan may delete up to `max_deletes` flows and as
+    many files, and never the last resource of its kind in a namespace."""
+    name, noun = kind.info.name, kind.info.noun
+    deleted = {c.key for c in deletes if c.key.kind == name}
+    if len(deleted) > prune.max_deletes:
         raise PlanRefused(
-            f"Prune would delete {len(deletes)} flows, more than max_deletes ({options.max_deletes}); "
-            f"nothing was applied. If that is intended, pass --max-deletes {len(deletes)}."
+            f"Prune would delete {len(deleted)} {kind.info.plural}, more than max_deletes ({prune.max_deletes}); "
+            f"nothing was applied. If that is intended, pass --max-deletes {len(deleted)}."
         )
-    if options.allow_empty:
+    if prune.allow_empty:
         return
-    deleted = {c.key for c in deletes}
-    created = {c.key.namespace for c in writes if c.action is Action.CREATE}
+    created = {c.key.namespace for c in writes if c.action is Action.CREATE and c.key.kind == name}
     for namespace in sorted({k.namespace for k in deleted}):
-        survivors = [k for k in remote if k.namespace == namespace and k not in deleted]
+        survivors = [k for k in remote if k.kind == name and k.namespace == namespace and k not in deleted]
         if not survivors and namespace not in created:
             raise PlanRefused(
-                f"Prune would delete every flow of namespace '{namespace}'; nothing was applied. "
+                f"Prune would delete every {noun} of namespace '{namespace}'; nothing was applied. "
                 "If that is intended, pass --allow-empty."
             )
 
 
-def _order(changes: list[Change], references: Mapping[FlowKey, tuple[FlowKey, ...]], *, reverse: bool) -> list[Change]:
-    """Topological order: referenced flows first (or last, for deletes), ties broken by key.
+def _order(changes: list[Change], references: Mapping[Key, tuple[Key, ...]], *, reverse: bool) -> list[Change]:
+    """Topological order: referenced resources first (or last, for deletes), ties broken by kind
+    rank (ascending for writes, descending for deletes), then key.
 
-    Each change records the changes it must wait for; on a reference cycle the remaining flows go
-    in key order and only edges that agree with that order are kept, so apply never deadlocks.
+    Each change records the changes it must wait for; on a reference cycle the remaining resources go
+    in that tie order and only edges that agree with the order are kept, so apply never deadlocks.
     """
     by_key = {c.key: c for c in changes}
+    sign = -1 if reverse else 1
+    ranks = {key: (sign * kinds.get(key.kind).info.rank, key) for key in by_key}
     # edges: `first` must be applied before `then`.
     edges = [
         (ref, key) if not reverse else (key, ref)
@@ -166,24 +198,24 @@ def _order(changes: list[Change], references: Mapping[FlowKey, tuple[FlowKey, ..
         if ref in by_key and ref != key
     ]
     waiting = {key: 0 for key in by_key}
-    followers: dict[FlowKey, list[FlowKey]] = {key: [] for key in by_key}
+    followers: dict[Key, list[Key]] = {key: [] for key in by_key}
     for first, then in edges:
         waiting[then] += 1
         followers[first].append(then)
-    ready = [key for key, n in waiting.items() if n == 0]
+    ready = [ranks[key] for key, n in waiting.items() if n == 0]
     heapq.heapify(ready)
-    order: list[FlowKey] = []
+    order: list[Key] = []
     while ready:
-        key = heapq.heappop(ready)
+        _, key = heapq.heappop(ready)
         order.append(key)
         for then in followers[key]:
             waiting[then] -= 1
             if waiting[then] == 0:
-                heapq.heappush(ready, then)
+                heapq.heappush(ready, ranks[then])
     placed = set(order)
-    order += sorted(k for k in by_key if k not in placed)  # a reference cycle: key order
+    order += sorted((k for k in by_key if k not in placed), key=ranks.__getitem__)  # a reference cycle
     position = {key: i for i, key in enumerate(order)}
-    depends: dict[FlowKey, list[FlowKey]] = {key: [] for key in by_key}
+    depends: dict[Key, list[Key]] = {key: [] for key in by_key}
     for first, then in edges:
         if position[first] < position[then]:
             depends[then].append(first)

@@ -2,11 +2,12 @@
 
 Composing YAML is most of a scan's time (about 2 s of CPU for 10,000 flows); reading and hashing
 the same files takes a tenth of that. An entry is keyed by the BLAKE2 digest of a file's bytes and
-holds what the scan found in them (flows as offsets into the text, or problems as line:column and
-message), never a path, so renaming or moving a file still hits. The file lives in the user's cache
-directory (`$KESTRA_SYNC_CACHE_DIR`, else `$XDG_CACHE_HOME/kestra-sync`, else `~/.cache/kestra-sync`),
-one per repository root; it is JSON, written atomically, and discarded whole when kestra-sync's
-version or scanning rules differ. An unreadable cache is simply ignored.
+holds what the scan found in them (resources as offsets into the text, or problems as line:column
+and message), never a path, so renaming or moving a file still hits. The file lives in the user's
+cache directory (`$KESTRA_SYNC_CACHE_DIR`, else `$XDG_CACHE_HOME/kestra-sync`, else
+`~/.cache/kestra-sync`), one per repository root and kind; it is JSON, written atomically, and
+discarded whole when kestra-sync's version or the kind's rules differ. An unreadable cache is
+simply ignored. It serves kinds whose resources are slices of a file's UTF-8 text.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import os
 from pathlib import Path
 
 from kestrasync import __version__
-from kestrasync.errors import FlowFileError
+from kestrasync.errors import FileError
 from kestrasync.files import write_atomically
-from kestrasync.model import FlowKey, LocalFlow, SourceLocation
+from kestrasync.model import Key, Local, SourceLocation
 
-Result = tuple[list[LocalFlow], list[FlowFileError]]
+Result = tuple[list[Local], list[FileError]]
 
 
 def digest(data: bytes) -> str:
@@ -38,23 +39,24 @@ def cache_directory() -> Path | None:
 
 
 class ScanCache:
-    """Digest -> scan result. Entries not used by a scan are dropped when it saves, so the file
-    stays the size of the repository."""
+    """Digest -> scan result, for one kind. Entries not used by a scan are dropped when it saves, so
+    the file stays the size of the repository."""
 
-    def __init__(self, path: Path, rules: str):
+    def __init__(self, path: Path, kind: str, rules: str):
         self.path = path
-        self.stamp = f"{__version__}/{rules}"
+        self.kind = kind
+        self.stamp = f"{__version__}/{kind}/{rules}"
         self._old: dict[str, list] = self._load()
         self._new: dict[str, list] = {}
 
     @classmethod
-    def for_root(cls, root: Path, rules: str) -> ScanCache | None:
-        """The cache of the repository at `root`, or None when caching is off."""
+    def for_root(cls, root: Path, kind: str, rules: str) -> ScanCache | None:
+        """The cache of one kind in the repository at `root`, or None when caching is off."""
         directory = cache_directory()
         if directory is None:
             return None
-        name = hashlib.blake2b(str(root.absolute()).encode(), digest_size=8).hexdigest()
-        return cls(directory / f"scan-{name}.json", rules)
+        name = hashlib.blake2b(f"{root.absolute()}\0{kind}".encode(), digest_size=8).hexdigest()
+        return cls(directory / f"scan-{name}.json", kind, rules)
 
     def _load(self) -> dict[str, list]:
         try:
@@ -71,20 +73,19 @@ class ScanCache:
         if entry is None:
             return None
         self._new[key] = entry
-        kind, items = entry
-        if kind == "errors":
-            return [], [FlowFileError(SourceLocation(shown, line, column), message) for line, column, message in items]
+        found, items = entry
+        if found == "errors":
+            return [], [FileError(SourceLocation(shown, line, column), message) for line, column, message in items]
         text = data.decode("utf-8")
-        flows = [
-            LocalFlow(
-                FlowKey(namespace, flow_id),
+        return [
+            Local(
+                Key(self.kind, namespace, name),
                 text[start:end],
                 SourceLocation(shown, line),
-                tuple([FlowKey(*reference) for reference in references]) if references else (),
+                tuple([Key(*reference) for reference in references]) if references else (),
             )
-            for namespace, flow_id, start, end, line, references in items
-        ]
-        return flows, []
+            for namespace, name, start, end, line, references in items
+        ], []
 
     def add(self, key: str, entry: list) -> None:
         self._new[key] = entry
@@ -103,13 +104,13 @@ class ScanCache:
 
 def entry_for(text: str | None, result: Result) -> list:
     """The cache entry for a file's scan result (JSON-ready: lists only)."""
-    flows, errors = result
+    resources, errors = result
     if errors:
         return ["errors", [[e.location.line, e.location.column, e.problem] for e in errors]]
     items, position = [], 0
-    for flow in flows:  # documents are consecutive slices of the text
-        start = text.index(flow.source, position)
-        position = start + len(flow.source)
-        references = [[r.namespace, r.id] for r in flow.references]
-        items.append([flow.key.namespace, flow.key.id, start, position, flow.location.line, references])
-    return ["flows", items]
+    for local in resources:  # documents are consecutive slices of the text
+        start = text.index(local.content, position)
+        position = start + len(local.content)
+        references = [list(r) for r in local.references]
+        items.append([local.key.namespace, local.key.name, start, position, local.location.line, references])
+    return ["resources", items]

@@ -237,7 +237,7 @@ def test_crlf_mixed_and_multi_document_files_are_sent_byte_exact(repo, cli, serv
     # Converting the line endings is a real change (Kestra stores bytes): one cosmetic update, said so.
     (repo.root / "flows/mixed.yml").write_bytes(mixed.replace("\r\n", "\n").encode())
     [change] = output_json(cli("plan", "--format", "json"))["changes"]
-    assert (change["flow"], change["kind"], change["summary"]) == ("company.crlf/mixed", "cosmetic", ["line endings only (CRLF/LF)"])
+    assert (change["address"], change["update_kind"], change["summary"]) == ("company.crlf/mixed", "cosmetic", ["line endings only (CRLF/LF)"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_directory_named_like_a_flow_file_is_walked(repo, cli, probe):
     result = cli("plan", "--format", "json")
     assert result.exit_code == 0, result.output
     [change] = output_json(result)["changes"]
-    assert (change["action"], change["flow"], change["file"]) == ("create", "company.team/inner", "flows/x.yaml/inner.yml")
+    assert (change["action"], change["address"], change["file"]) == ("create", "company.team/inner", "flows/x.yaml/inner.yml")
     assert cli("apply", "--auto-approve").exit_code == 0
     assert probe.flows() == {"company.team/inner": (1, flow_yaml("company.team", "inner"))}
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from kestrasync.cli import main
-from kestrasync.config import load_settings
+from kestrasync.config import Overrides, load_settings
 from kestrasync.errors import ConfigError
 
 
@@ -17,8 +17,8 @@ def test_config_is_found_walking_up(repo):
     nested.mkdir(parents=True)
     settings = load_settings(cwd=nested, environ={})
     assert settings.config_file == repo.root / "kestra-sync.yaml"
-    assert settings.paths == (repo.root / "flows",)  # relative to the file, not the cwd
-    assert settings.namespaces == ("company",)
+    assert settings.flow_files.roots == (repo.root / "flows",)  # relative to the file, not the cwd
+    assert settings.owned_namespaces == ("company",)
 
 
 def test_flags_beat_environment_beat_file(repo):
@@ -31,16 +31,17 @@ def test_flags_beat_environment_beat_file(repo):
         """
     )
     from_file = load_settings(environ={})
-    assert (from_file.url, from_file.tenant, from_file.timeout) == ("http://from-file:8080", "filetenant", 12.0)
+    server = from_file.server
+    assert (server.url, server.tenant, server.timeout) == ("http://from-file:8080", "filetenant", 12.0)
     environment = {"KESTRA_URL": "http://from-env:8080", "KESTRA_TENANT": "envtenant"}
-    from_env = load_settings(environ=environment)
+    from_env = load_settings(environ=environment).server
     assert (from_env.url, from_env.tenant) == ("http://from-env:8080", "envtenant")
-    from_flags = load_settings(environ=environment, overrides={"url": "http://from-flag:8080", "tenant": None})
+    from_flags = load_settings(environ=environment, overrides=Overrides(url="http://from-flag:8080", tenant=None)).server
     assert (from_flags.url, from_flags.tenant) == ("http://from-flag:8080", "envtenant")
 
 
 def test_kestra_host_is_accepted_as_kestra_docs_name_it(repo):
-    assert load_settings(environ={"KESTRA_HOST": "http://docs-name:8080"}).url == "http://docs-name:8080"
+    assert load_settings(environ={"KESTRA_HOST": "http://docs-name:8080"}).server.url == "http://docs-name:8080"
 
 
 def test_dotenv_in_working_directory_is_read_and_environment_wins(repo):
@@ -48,9 +49,9 @@ def test_dotenv_in_working_directory_is_read_and_environment_wins(repo):
         "# local secrets\nexport KESTRA_USERNAME=dev@example.com\nKESTRA_PASSWORD='s3cret Pass'\nKESTRA_URL=http://dotenv:8080\n"
     )
     settings = load_settings(environ={"KESTRA_URL": "http://real-env:8080"})
-    assert settings.username == "dev@example.com"
-    assert settings.password == "s3cret Pass"
-    assert settings.url == "http://real-env:8080"
+    assert settings.server.credentials.username == "dev@example.com"
+    assert settings.server.credentials.password == "s3cret Pass"
+    assert settings.server.url == "http://real-env:8080"
     assert "s3cret" not in repr(settings)
 
 
@@ -101,7 +102,7 @@ def test_no_url_is_a_clear_error(repo):
     [
         (["plan", "--parallelism", "0"], "Invalid value for '--parallelism'"),
         (["plan", "--format", "yaml"], "Invalid value for '--format'"),
-        (["plan", "--target", "no-slash"], "--target: 'no-slash' is not a flow reference"),
+        (["plan", "--target", "no-slash"], "--target: 'no-slash' is not of the form namespace/name"),
         (["plan", "--bogus"], "No such option '--bogus'"),
         (["apply", "plan.json", "--prune"], "cannot change a saved plan"),
     ],
@@ -117,12 +118,12 @@ def test_no_config_file_scans_the_working_directory(tmp_path, monkeypatch):
     (tmp_path / "a.yml").write_text("id: a\nnamespace: company\ntasks:\n  - id: t\n    type: x\n")
     settings = load_settings(environ={})
     assert settings.config_file is None
-    assert settings.paths == (Path(tmp_path).absolute(),)
+    assert settings.flow_files.roots == (Path(tmp_path).absolute(),)
 
 
 def test_a_credential_flag_replaces_the_other_kind_from_the_environment(repo):
     environment = {"KESTRA_API_TOKEN": "old-token", "KESTRA_USERNAME": "env@example.com", "KESTRA_PASSWORD": "envpass"}
-    basic = load_settings(environ=environment, overrides={"username": "flag@example.com", "password": "flagpass"})
+    basic = load_settings(environ=environment, overrides=Overrides(username="flag@example.com", password="flagpass")).server.credentials
     assert (basic.username, basic.password, basic.token) == ("flag@example.com", "flagpass", None)
-    bearer = load_settings(environ=environment, overrides={"token": "flag-token"})
+    bearer = load_settings(environ=environment, overrides=Overrides(token="flag-token")).server.credentials
     assert (bearer.username, bearer.password, bearer.token) == (None, None, "flag-token")

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from kestrasync.client import zip_entries
+from kestrasync.archive import zip_entries
 
 
 def _archive(entries, compression) -> bytes:

@@ -51,7 +51,7 @@ def test_a_create_whose_answer_is_lost_is_settled_by_reading_it_back(repo, cli, 
     server.add_fault(route=CREATE, method="POST", action="drop", phase="after", count=1)
     result = cli("apply", "--auto-approve", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert output_json(result)["results"][0]["revision_after"] == 1
+    assert output_json(result)["results"][0]["version_after"] == 1
     counts = server.request_counts()
     assert counts[f"POST {CREATE}"] == 1  # never sent twice
     assert counts[f"GET {FLOW}"] == 1  # read back instead

@@ -53,8 +53,10 @@ def test_the_emulator_imports_nothing_from_the_tool():
 
 
 def test_renderers_depend_on_the_model_only():
+    """The JSON renderer prints the plan file's format, which kestrasync.planfile owns."""
     for path in (PACKAGE / "render").glob("*.py"):
-        assert imports_of(path) <= {"kestrasync.model", "kestrasync.render.common"}, path
+        allowed = {"kestrasync.model", "kestrasync.render.common"} | ({"kestrasync.planfile"} if path.name == "json.py" else set())
+        assert imports_of(path) <= allowed, path
 
 
 def test_logic_never_prints():

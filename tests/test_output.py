@@ -22,13 +22,16 @@ def test_json_plan_is_versioned_and_complete(repo, cli, probe):
     changed_repo(repo, cli, probe)
     plan = output_json(cli("plan", "--prune", "--format", "json"))
     assert plan["format_version"] == PLAN_FORMAT_VERSION
-    assert plan["kind"] == "kestra-sync/plan"
+    assert plan["type"] == "kestra-sync/plan"
     assert plan["summary"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 1}
     assert plan["summary_line"] == "Plan: 1 to create, 1 to update, 1 to delete, 1 unchanged."
-    by_flow = {c["flow"]: c for c in plan["changes"]}
-    assert by_flow["company.team/etl"]["revision_before"] == 1
+    assert plan["kinds"] == ["flow"] and plan["summary_by_kind"] == {"flow": plan["summary"]}
+    by_flow = {c["address"]: c for c in plan["changes"]}
+    assert {c["kind"] for c in plan["changes"]} == {"flow"}
+    assert by_flow["company.team/etl"]["key"] == "flow:company.team/etl"
+    assert by_flow["company.team/etl"]["version_before"] == 1
     assert by_flow["company.team/etl"]["file"] == "flows/etl.yml"
-    assert by_flow["company.team/new"]["source"] == flow_yaml("company.team", "new")
+    assert by_flow["company.team/new"]["content"] == flow_yaml("company.team", "new")
     assert by_flow["company.team/gone"]["action"] == "delete"
 
 
@@ -37,7 +40,7 @@ def test_markdown_plan_has_table_and_collapsible_diffs(repo, cli, probe):
     result = cli("plan", "--prune", "--format", "markdown")
     text = result.stdout
     assert text.startswith("### kestra-sync plan")
-    assert "| | Flow | File | Server revision | What changes |" in text
+    assert "| | Flow | File | Server version | What changes |" in text
     assert "| 🟡 update | `company.team/etl` | `flows/etl.yml` | 1 | semantic: task `log` changed (message) |" in text
     assert text.count("<details>") == 3 and text.count("</details>") == 3
     assert "```diff\n--- company.team/etl (server rev 1)" in text
@@ -86,7 +89,7 @@ def test_apply_report_table(repo, cli, probe):
     result = cli("apply", "--auto-approve", "--prune")
     lines = result.stdout.splitlines()
     header = next(n for n, line in enumerate(lines) if line.startswith("ACTION"))
-    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "REVISION", "TIME", "RESULT"]
+    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "VERSION", "TIME", "RESULT"]
     rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in lines[header + 1 : header + 4]}
     assert rows["company.team/new"][0] == "create" and rows["company.team/new"][2] == "– → 1"
     assert rows["company.team/etl"][2] == "1 → 2"
@@ -97,9 +100,9 @@ def test_apply_report_table(repo, cli, probe):
 def test_json_apply_report(repo, cli, probe):
     changed_repo(repo, cli, probe)
     report = output_json(cli("apply", "--auto-approve", "--prune", "--format", "json"))
-    assert report["kind"] == "kestra-sync/apply-report" and report["ok"] is True
+    assert report["type"] == "kestra-sync/apply-report" and report["ok"] is True
     assert report["summary"] == {"applied": 3, "failed": 0, "skipped": 0}
-    assert {(r["flow"], r["revision_before"], r["revision_after"]) for r in report["results"]} == {
+    assert {(r["address"], r["version_before"], r["version_after"]) for r in report["results"]} == {
         ("company.team/new", None, 1),
         ("company.team/etl", 1, 2),
         ("company.team/gone", 1, None),
@@ -110,5 +113,5 @@ def test_json_errors_are_json_too(repo, cli):
     repo.write("flows/bad.yml", "id: [\n")
     result = cli("plan", "--format", "json")
     assert result.exit_code == 1
-    assert output_json(result)["kind"] == "kestra-sync/error"
+    assert output_json(result)["type"] == "kestra-sync/error"
     assert "flows/bad.yml:2:1" in output_json(result)["error"]

@@ -43,12 +43,12 @@ def test_comment_only_edit_is_one_cosmetic_update(repo, cli, probe):
     plan = output_json(result)
     assert plan["summary"] == {"create": 0, "update": 1, "delete": 0, "unchanged": 0}
     [change] = plan["changes"]
-    assert (change["action"], change["kind"], change["flow"]) == ("update", "cosmetic", "company.team/etl")
+    assert (change["action"], change["update_kind"], change["address"]) == ("update", "cosmetic", "company.team/etl")
     assert "+# runs every night" in change["diff"]
 
     skipped = cli("plan", "--ignore-cosmetic", "--format", "json")
     assert output_json(skipped)["changes"] == []
-    assert output_json(skipped)["skipped_cosmetic"] == ["company.team/etl"]
+    assert output_json(skipped)["skipped_cosmetic"] == ["flow:company.team/etl"]
 
     assert cli("apply", "--auto-approve").exit_code == 0
     assert probe.flows()["company.team/etl"] == (2, "# runs every night\n" + ETL)
@@ -158,13 +158,13 @@ def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
     repo.write("flows/listener.yml", listener)
     server.set_latency(30)
     plan = output_json(cli("plan", "--format", "json"))
-    order = [c["flow"] for c in plan["changes"]]
+    order = [c["address"] for c in plan["changes"]]
     assert order == ["company.team/zz_child", "company.team/caller", "company.team/aa_listener"]
-    assert plan["changes"][1]["depends_on"] == ["company.team/zz_child"]
+    assert plan["changes"][1]["depends_on"] == ["flow:company.team/zz_child"]
     assert not plan["diagnostics"]  # "subflow not found" is expected: it is created first
 
     result = cli("apply", "--auto-approve", "--format", "json", "--parallelism", "8")
-    applied = [r["flow"] for r in output_json(result)["results"]]
+    applied = [r["address"] for r in output_json(result)["results"]]
     assert applied == order
 
 
@@ -177,7 +177,7 @@ def test_a_plan_file_repeating_a_dependency_applies_each_change_once(repo, cli, 
     (repo.root / "plan.json").write_text(json.dumps(data))
     result = cli("apply", "plan.json", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert [r["flow"] for r in output_json(result)["results"]] == ["company.team/zz_child", "company.team/caller"]
+    assert [r["address"] for r in output_json(result)["results"]] == ["company.team/zz_child", "company.team/caller"]
     assert server.request_counts()["POST /api/v1/{tenant}/flows"] == 2
 
 
@@ -224,9 +224,9 @@ def test_namespace_and_target_narrow_the_plan(repo, cli):
     repo.write("flows/b.yml", flow_yaml("company.sales", "b"))
     repo.write("flows/c.yml", flow_yaml("company.sales.eu", "c"))
     only_sales = output_json(cli("plan", "--namespace", "company.sales", "--format", "json"))
-    assert [c["flow"] for c in only_sales["changes"]] == ["company.sales/b", "company.sales.eu/c"]
+    assert [c["address"] for c in only_sales["changes"]] == ["company.sales/b", "company.sales.eu/c"]
     only_a = output_json(cli("plan", "--target", "company.team/a", "--format", "json"))
-    assert [c["flow"] for c in only_a["changes"]] == ["company.team/a"]
+    assert [c["address"] for c in only_a["changes"]] == ["company.team/a"]
 
 
 def test_flow_outside_owned_namespaces_is_refused(repo, cli):
@@ -281,7 +281,7 @@ def test_export_refused_falls_back_to_one_read_per_flow(repo, cli, server, probe
     server.add_fault(route="/api/v1/{tenant}/flows/export/by-query", status=500, count=1)
     result = cli("plan", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert [c["flow"] for c in output_json(result)["changes"]] == ["company/f0"]
+    assert [c["address"] for c in output_json(result)["changes"]] == ["company/f0"]
     assert server.request_counts()["GET /api/v1/{tenant}/flows/{namespace}/{id}"] == 5
 
 
@@ -336,13 +336,13 @@ def test_revisions_are_read_for_the_flows_that_change_across_search_pages(repo, 
     probe.update("company.t2", "f1049", last)
     probe.update("company.t2", "f1049", last + "# twice\n")
     edited = output_json(cli("plan", "--format", "json", "--out", "plan.json"))["changes"]
-    assert [(c["flow"], c["action"], c["revision_before"]) for c in edited] == [("company.t2/f1049", "update", 3)]
+    assert [(c["address"], c["action"], c["version_before"]) for c in edited] == [("company.t2/f1049", "update", 3)]
     assert cli("apply", "plan.json").exit_code == 0
     assert probe.flows()["company.t2/f1049"] == (4, flow_yaml("company.t2", "f1049"))
 
     probe.create(flow_yaml("company.t2", "zz-only-on-the-server"))
     pruned = output_json(cli("plan", "--prune", "--format", "json", "--out", "prune.json"))["changes"]
-    assert [(c["flow"], c["action"], c["revision_before"]) for c in pruned] == [("company.t2/zz-only-on-the-server", "delete", 1)]
+    assert [(c["address"], c["action"], c["version_before"]) for c in pruned] == [("company.t2/zz-only-on-the-server", "delete", 1)]
     assert cli("apply", "prune.json").exit_code == 0
     assert "company.t2/zz-only-on-the-server" not in probe.flows()
     assert "No changes. 1050 flow(s) match the server." in cli("plan", "--prune").stdout

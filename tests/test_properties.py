@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_support import output_json
-from kestrasync.differ import is_same_source
-from kestrasync.scanner import RESERVED_IDS
+from kestrasync.kinds.flows.diff import is_same_source
+from kestrasync.kinds.flows.parse import RESERVED_IDS
 
 VALIDATE = "POST /api/v1/{tenant}/flows/validate"
 OWNED = ("company", "company.team", "company.team.eu", "company.sales")

@@ -17,7 +17,7 @@ def test_prune_is_off_unless_asked(repo, cli, probe):
     plan = output_json(cli("plan", "--format", "json"))
     assert plan["changes"] == [] and plan["summary"]["unchanged"] == 1
     pruned = output_json(cli("plan", "--prune", "--format", "json"))
-    assert [(c["action"], c["flow"]) for c in pruned["changes"]] == [("delete", "company.team/orphan")]
+    assert [(c["action"], c["address"]) for c in pruned["changes"]] == [("delete", "company.team/orphan")]
 
 
 def test_prune_deletes_only_inside_owned_namespaces(repo, cli, probe):
@@ -36,7 +36,7 @@ def test_default_ownership_is_exact_namespaces_of_the_files(repo, cli, probe):
     seed(probe, "company.team/keep", "company.team/orphan", "company.team.other/not-mine")
     repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
     plan = output_json(cli("plan", "--prune", "--format", "json"))
-    assert [c["flow"] for c in plan["changes"]] == ["company.team/orphan"]
+    assert [c["address"] for c in plan["changes"]] == ["company.team/orphan"]
     assert plan["scope"] == ["company.team"]
 
 
@@ -45,7 +45,7 @@ def test_protected_namespaces_are_never_pruned(repo, cli, probe):
     seed(probe, "system/housekeeping", "company/orphan", "company/keep")
     repo.write("flows/keep.yml", flow_yaml("company", "keep"))
     plan = output_json(cli("plan", "--prune", "--format", "json"))
-    assert [c["flow"] for c in plan["changes"]] == ["company/orphan"]
+    assert [c["address"] for c in plan["changes"]] == ["company/orphan"]
 
 
 def test_more_deletes_than_max_deletes_is_refused(repo, cli, probe):
@@ -81,19 +81,19 @@ def test_deletes_come_last_referencing_flows_first(repo, cli, probe):
     probe.create(caller)
     repo.write("flows/new.yml", flow_yaml("company.old", "z_new"))
     plan = output_json(cli("plan", "--prune", "--format", "json"))
-    assert [(c["action"], c["flow"]) for c in plan["changes"]] == [
+    assert [(c["action"], c["address"]) for c in plan["changes"]] == [
         ("create", "company.old/z_new"),
         ("delete", "company.old/caller"),
         ("delete", "company.old/a_child"),
     ]
-    assert plan["changes"][2]["depends_on"] == ["company.old/caller"]
+    assert plan["changes"][2]["depends_on"] == ["flow:company.old/caller"]
 
 
 def test_prune_from_config(repo, cli, probe):
     repo.config("flows:\n  paths: [flows]\nnamespaces: [company]\nprune:\n  enabled: true\n")
     seed(probe, "company/orphan", "company/keep")
     repo.write("flows/keep.yml", flow_yaml("company", "keep"))
-    assert [c["flow"] for c in output_json(cli("plan", "--format", "json"))["changes"]] == ["company/orphan"]
+    assert [c["address"] for c in output_json(cli("plan", "--format", "json"))["changes"]] == ["company/orphan"]
 
 
 def test_prune_from_a_subdirectory_still_sees_the_whole_repository(repo, cli, probe, monkeypatch):

@@ -217,8 +217,11 @@ def test_deleted_true_is_refused(repo):
 
 def test_scan_cache_reuses_results_by_content_and_stays_exact(repo, scan_cache_dir):
     from kestrasync.config import load_settings
-    from kestrasync.engine import scan_repository
+    from kestrasync.engine import scan
     from kestrasync.errors import ScanFailed
+
+    def scan_repository(settings):
+        return scan(settings).resources()
 
     repo.write("flows/a.yml", GOOD)
     repo.write("flows/multi.yml", flow_yaml("company.x", "one") + "---\n" + flow_yaml("company.x", "two"))
@@ -237,7 +240,7 @@ def test_scan_cache_reuses_results_by_content_and_stays_exact(repo, scan_cache_d
     (repo.root / "flows/multi.yml").unlink()
     (repo.root / "flows/a.yml").rename(repo.root / "flows/moved.yml")
     [flow] = scan_repository(settings)
-    assert str(flow.location) == "flows/moved.yml:1:1" and flow.source == GOOD
+    assert str(flow.location) == "flows/moved.yml:1:1" and flow.content == GOOD
 
     cache_file.write_text("{damaged")  # a damaged cache is ignored, then rewritten
     assert scan_repository(settings) == (flow,)

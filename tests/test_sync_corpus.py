@@ -9,9 +9,14 @@ import shutil
 import pytest
 
 from sync_support import CORPUS
-from kestrasync.scanner import read_flow_file
+from kestrasync.kinds.flows.parse import parse_file
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/flows is not present")
+
+
+def read_flow_file(path):
+    """(flows, problems) of one file, as the scanner reads it."""
+    return parse_file(path.read_bytes(), str(path))[1]
 
 
 def corpus_files():
@@ -21,7 +26,7 @@ def corpus_files():
 def test_every_rejected_file_has_a_located_error(monkeypatch, cli):
     monkeypatch.chdir(CORPUS.parent)
     result = cli("validate", "--offline", "flows")
-    rejected = {str(p.relative_to(CORPUS.parent)) for p in corpus_files() if read_flow_file(p, 1 << 20)[1]}
+    rejected = {str(p.relative_to(CORPUS.parent)) for p in corpus_files() if read_flow_file(p)[1]}
     assert result.exit_code == 1
     located = set(re.findall(r"^(flows/\S+?\.ya?ml):\d+:\d+: ", result.stderr, re.MULTILINE))
     assert rejected <= located
@@ -32,14 +37,14 @@ def test_every_accepted_flow_applies_byte_exact_and_plans_clean(repo, cli, probe
     seen = set()
     expected = {}
     for path in corpus_files():
-        flows, errors = read_flow_file(path, 1 << 20)
+        flows, errors = read_flow_file(path)
         if errors or any(f.key in seen for f in flows):
             continue
         seen.update(f.key for f in flows)
         target = repo.root / "flows" / path.relative_to(CORPUS)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        expected.update({str(f.key): f.source for f in flows})
+        expected.update({str(f.key): f.content for f in flows})
     namespaces = sorted({key.split("/")[0] for key in expected})
     repo.config(f"flows:\n  paths: [flows]\nnamespaces: [{', '.join(namespaces)}]\n")
 

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from kestrasync.model import Action, ApplyReport, ApplyResult, Change, Plan, ResultStatus, UpdateKind
+import hashlib
+
+from kestrasync.model import Action, ApplyReport, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, UpdateKind, version_text
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 1 to create, 2 to update (1 cosmetic), 0 to delete, 5 unchanged.`"""
+    """`Plan: 1 to create, 2 to update (1 cosmetic), 0 to delete, 5 unchanged.`, over every kind."""
     if not plan.has_changes:
-        return f"No changes. {plan.unchanged} flow(s) match the server."
-    cosmetic = plan.count(Action.UPDATE, UpdateKind.COSMETIC)
-    updates = f"{plan.count(Action.UPDATE)} to update" + (f" ({cosmetic} cosmetic)" if cosmetic else "")
-    return (
-        f"Plan: {plan.count(Action.CREATE)} to create, {updates}, "
-        f"{plan.count(Action.DELETE)} to delete, {plan.unchanged} unchanged."
-    )
+        matching = " and ".join(f"{plan.unchanged.get(info.name, 0)} {info.noun}(s)" for info in plan.kinds)
+        return f"No changes. {matching or 'Nothing'} match the server."
+    return f"Plan: {_counts(plan, None)}."
+
+
+def kind_lines(plan: Plan) -> list[str]:
+    """One line per kind (`Flows: 1 to create, ...`), when the plan covers more than one."""
+    if len(plan.kinds) < 2:
+        return []
+    return [f"{info.plural.capitalize()}: {_counts(plan, info.name)}." for info in plan.kinds]
+
+
+def _counts(plan: Plan, kind: str | None) -> str:
+    counts = plan.counts(kind)
+    cosmetic = plan.count(Action.UPDATE, kind, UpdateKind.COSMETIC)
+    updates = f"{counts['update']} to update" + (f" ({cosmetic} cosmetic)" if cosmetic else "")
+    return f"{counts['create']} to create, {updates}, {counts['delete']} to delete, {counts['unchanged']} unchanged"
 
 
 def report_line(report: ApplyReport) -> str:
@@ -26,19 +38,30 @@ def report_line(report: ApplyReport) -> str:
     )
 
 
+def grouped(plan: Plan) -> list[tuple[KindInfo, bool, list[Change]]]:
+    """(kind, deletes?, changes) in the order apply takes them: writes by kind, then deletes."""
+    groups = []
+    for deleting, infos in ((False, plan.kinds), (True, tuple(reversed(plan.kinds)))):
+        for info in infos:
+            changes = [c for c in plan.changes if c.key.kind == info.name and (c.action is Action.DELETE) == deleting]
+            if changes:
+                groups.append((info, deleting, changes))
+    return groups
+
+
 def change_diff(change: Change) -> str:
-    """A unified diff for any change: creates and deletes show the whole text added or removed."""
+    """A diff for any change: creates and deletes show the whole content added or removed."""
     if change.action is Action.UPDATE:
         return change.diff
     if change.action is Action.CREATE:
-        header = f"--- /dev/null\n+++ {change.after.location.path}\n"
-        return header + _prefixed(change.after.source, "+")
-    header = f"--- {change.key} (server rev {change.before.revision})\n+++ /dev/null\n"
-    return header + _prefixed(change.before.source, "-")
+        return f"--- /dev/null\n+++ {change.after.location.path}\n" + _body(change.after.content, "+")
+    return f"--- {change.key} (server {version_text(change.version_before)})\n+++ /dev/null\n" + _body(change.before.content, "-")
 
 
-def _prefixed(text: str, sign: str) -> str:
-    lines = text.split("\n")
+def _body(content: Content, sign: str) -> str:
+    if isinstance(content, bytes):
+        return f"{sign}(binary, {len(content):,} bytes, sha256 {hashlib.sha256(content).hexdigest()[:12]})\n"
+    lines = content.split("\n")
     if lines[-1] == "":
         lines.pop()
         tail = ""
@@ -47,20 +70,17 @@ def _prefixed(text: str, sign: str) -> str:
     return "".join(f"{sign}{line}\n" for line in lines) + tail
 
 
-def revisions(result: ApplyResult) -> str:
+def versions(result: ApplyResult) -> str:
     """`4 → 5`, `– → 1` (created), `7 → –` (deleted), `4` (not written)."""
-    before = result.change.revision_before
+    before = result.change.version_before
     shown_before = "–" if before is None else str(before)
     if result.status is not ResultStatus.APPLIED:
         return shown_before
-    after = "–" if result.revision_after is None else str(result.revision_after)
+    after = "–" if result.version_after is None else str(result.version_after)
     return f"{shown_before} → {after}"
 
 
 def change_detail(change: Change) -> str:
-    """One line on why a flow changes: its kind and summary."""
-    summary = "; ".join(change.summary)
-    return f"{change.kind.value}: {summary}" if change.kind else summary
-
-
-PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
+    """One line on why a resource changes: its update kind and summary."""
+    summary = "; ".join(map(str, change.summary))
+    return f"{change.update_kind.value}: {summary}" if change.update_kind else summary

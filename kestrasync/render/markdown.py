@@ -1,4 +1,4 @@
-"""A plan as a pull-request comment: a summary table, then one collapsible diff per flow.
+"""A plan as a pull-request comment: a summary table, then one collapsible diff per change.
 
 GitHub refuses comments over 65,536 characters, so the output stays under LIMIT: the table takes at
 most half of it, and the diffs that do not fit are left out, with notes saying how many and how to
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from kestrasync.model import Action, Plan
-from kestrasync.render.common import change_detail, change_diff, summary_line
+from kestrasync.render.common import change_detail, change_diff, grouped, kind_lines, summary_line
 
 LIMIT = 60_000
 _ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
@@ -35,22 +35,31 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
         f"**{summary_line(plan)}**",
         "",
     ]
-    if plan.changes:
-        head += ["| | Flow | File | Server revision | What changes |", "|---|---|---|---|---|"]
-        budget = limit // 2 - sum(len(line) + 1 for line in head)  # the table takes at most half
-        for shown, change in enumerate(plan.changes):
+    if kind_lines(plan):
+        head += [*(f"- {line}" for line in kind_lines(plan)), ""]
+    budget = limit // 2 - sum(len(line) + 1 for line in head)  # the tables take at most half
+    shown, total = 0, len(plan.changes)
+    for info, deleting, changes in grouped(plan):
+        if budget < 0:
+            break
+        title = f"{info.plural.capitalize()} to delete" if deleting else f"{info.plural.capitalize()} to write"
+        head += [f"**{title}**", "", f"| | {info.noun.capitalize()} | File | Server version | What changes |", "|---|---|---|---|---|"]
+        for change in changes:
             file = f"`{change.after.location.path}`" if change.after else "–"
-            revision = str(change.before.revision) if change.before else "–"
-            row = f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {revision} | {_cell(change_detail(change))} |"
+            version = str(change.version_before) if change.before else "–"
+            row = f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {version} | {_cell(change_detail(change))} |"
             budget -= len(row) + 1
             if budget < 0:
-                head.append(f"\n_… and {len(plan.changes) - shown} more change(s): run `kestra-sync plan` to see them all._")
                 break
             head.append(row)
+            shown += 1
         head.append("")
-    deletes = plan.count(Action.DELETE)
-    if deletes:
-        head += [f"> [!WARNING]\n> This plan **deletes {deletes} flow(s)** from the server (prune).", ""]
+    if shown < total:
+        head.append(f"_… and {total - shown} more change(s): run `kestra-sync plan` to see them all._\n")
+    for info in plan.kinds:
+        deletes = plan.count(Action.DELETE, info.name)
+        if deletes:
+            head += [f"> [!WARNING]\n> This plan **deletes {deletes} {info.noun}(s)** from the server (prune).", ""]
     for diagnostic in plan.diagnostics:
         head.append(f"- ⚠️ {diagnostic.severity.value}: {_cell(str(diagnostic))}")
     if plan.diagnostics:
@@ -62,7 +71,7 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
         fence = _fence(diff)
         block = (
             f"<details><summary><code>{change.key}</code> ({change.action.verb}"
-            f"{', ' + change.kind.value if change.kind else ''})</summary>\n\n{fence}diff\n{diff}{'' if diff.endswith(chr(10)) else chr(10)}{fence}\n</details>\n"
+            f"{', ' + change.update_kind.value if change.update_kind else ''})</summary>\n\n{fence}diff\n{diff}{'' if diff.endswith(chr(10)) else chr(10)}{fence}\n</details>\n"
         )
         if len(text) + len(block) + 400 > limit:
             omitted += 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity
-from kestrasync.render.common import PAST_TENSE, change_detail, change_diff, report_line, revisions, summary_line
+from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity, version_text
+from kestrasync.render.common import change_detail, change_diff, grouped, kind_lines, report_line, summary_line, versions
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 _ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
@@ -32,34 +32,31 @@ def colored_diff(diff: str, color: bool) -> str:
 
 
 def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
-    """The plan: writes, then deletes set apart, then warnings and the summary line."""
+    """The plan: writes per kind, then deletes set apart, then warnings and the summary line."""
     lines = [paint(f"kestra-sync plan for {plan.server} (tenant {plan.tenant})", "bold", color)]
     lines.append(f"Namespaces: {', '.join(plan.scope) or '(none)'}")
-    writes = [c for c in plan.changes if c.action is not Action.DELETE]
-    deletes = [c for c in plan.changes if c.action is Action.DELETE]
-    for title, group in (("Flows to write:", writes), ("Flows to DELETE (prune):", deletes)):
-        if not group:
-            continue
-        lines += ["", paint(title, "red" if group is deletes else "bold", color)]
-        for change in group:
+    for info, deleting, changes in grouped(plan):
+        title = f"{info.plural.capitalize()} to DELETE (prune):" if deleting else f"{info.plural.capitalize()} to write:"
+        lines += ["", paint(title, "red" if deleting else "bold", color)]
+        for change in changes:
             style = _ACTION_COLORS[change.action]
             where = change.after.location.path if change.after else "(no file)"
-            rev = f" (server rev {change.before.revision})" if change.before else ""
-            lines.append(f"  {paint(change.action.value, style, color)} {paint(str(change.key), style, color)}  {where}{rev}")
+            version = f" (server {version_text(change.version_before)})" if change.before else ""
+            lines.append(f"  {paint(change.action.value, style, color)} {paint(str(change.key), style, color)}  {where}{version}")
             lines.append(f"      {change_detail(change)}")
             if diffs:
                 lines.append(_indent(colored_diff(change_diff(change), color), "      "))
     if plan.skipped_cosmetic:
         lines += ["", f"Cosmetic updates skipped (--ignore-cosmetic): {', '.join(map(str, plan.skipped_cosmetic))}"]
     lines += render_diagnostics(plan.diagnostics, color)
-    lines += ["", paint(summary_line(plan), "bold", color)]
+    lines += ["", *kind_lines(plan), paint(summary_line(plan), "bold", color)]
     return "\n".join(lines) + "\n"
 
 
 def render_diagnostics(diagnostics: tuple[Diagnostic, ...], color: bool) -> list[str]:
     if not diagnostics:
         return []
-    lines = ["", paint("Server validation:", "bold", color)]
+    lines = ["", paint("Warnings:", "bold", color)]
     for diagnostic in diagnostics:
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
         lines.append(f"  {paint(diagnostic.severity.value, style, color)}: {diagnostic}")
@@ -71,14 +68,18 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def render_report(report: ApplyReport, *, color: bool = False) -> str:
-    """A results table: action, flow, revision before → after, time, outcome."""
-    rows = [("ACTION", "FLOW", "REVISION", "TIME", "RESULT")]
+    """A results table: action, resource, version before → after, time, outcome. The resource
+    column is named after the kind when all results are of one kind."""
+    kinds = {r.change.key.kind for r in report.results}
+    mixed = len(kinds) > 1
+    rows = [("ACTION", "RESOURCE" if mixed else next(iter(kinds), "resource").upper(), "VERSION", "TIME", "RESULT")]
     for result in report.results:
+        key = result.change.key
         rows.append(
             (
                 result.change.action.verb,
-                str(result.change.key),
-                revisions(result),
+                f"{key.kind} {key}" if mixed else str(key),
+                versions(result),
                 f"{result.seconds * 1000:.0f} ms" if result.status is not ResultStatus.SKIPPED else "–",
                 _outcome(result),
             )
@@ -104,8 +105,8 @@ def _outcome(result: ApplyResult) -> str:
         return f"FAILED: {result.message}"
     if result.status is ResultStatus.SKIPPED:
         return "not attempted"
-    if result.change.action is Action.UPDATE and result.revision_after == result.change.revision_before:
-        return "applied (server already had this text)"
+    if result.change.action is Action.UPDATE and result.version_after == result.change.version_before:
+        return "applied (server already had this content)"
     return "applied"
 
 
@@ -116,6 +117,11 @@ def render_result_line(result: ApplyResult, *, color: bool = False) -> str:
         return paint(f"failed to {change.action.verb} {change.key}: {result.message}", "red", color)
     if result.status is ResultStatus.SKIPPED:
         return f"not attempted: {change.action.verb} {change.key}"
-    detail = "; ".join(change.summary)
-    text = f"{PAST_TENSE[change.action]} {change.key} rev {revisions(result)} ({detail}) {result.seconds * 1000:.0f} ms"
+    detail = "; ".join(map(str, change.summary))
+    text = f"{change.action.past} {change.key} rev {versions(result)} ({detail}) {result.seconds * 1000:.0f} ms"
     return paint(text, _ACTION_COLORS[change.action], color)
+
+
+def render_would(change) -> str:
+    """A change watch --dry-run would make."""
+    return f"would {change.action.verb} {change.key} ({'; '.join(map(str, change.summary))}) [dry run]"

@@ -1,0 +1,91 @@
+"""The protocol every resource kind implements, and the defaults a kind may use.
+
+A kind is one module-level object (see kestrasync.kinds.flows) holding everything specific to one
+kind of Kestra resource: which local files hold it and how they read (trees), Kestra's no-op rule
+for it (same), what an update changes in its own terms (describe), what it references, and its API
+calls. Everything else (planner, applier, lock, engine, renderers) is written once for all kinds and
+looks a kind up by the name in its keys (kestrasync.kinds.get). ARCHITECTURE.md says how to add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from kestrasync.http import Connection
+from kestrasync.model import Change, Detail, Diagnostic, Key, KindInfo, Local, Remote, UpdateKind, Version
+from kestrasync.walk import Parse, ScanOptions
+
+if TYPE_CHECKING:
+    from kestrasync.config import Settings
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A part of the repository that holds a kind's files, and how one file reads.
+
+    `rules` stamps the scan cache (bump it when `parse` changes what the same bytes give); None
+    when the kind's files are not worth caching.
+    """
+
+    options: ScanOptions
+    parse: Parse
+    rules: str | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """What an update changes, as the kind sees it."""
+
+    update_kind: UpdateKind
+    summary: tuple[Detail, ...]
+    diff: str
+
+
+class Fetched(Protocol):
+    """A kind's resources as received from the server, decoded only as far as a plan needs."""
+
+    def remotes(self, local: Mapping[Key, Local]) -> dict[Key, Remote]:
+        """Every resource read, matched against the repository's (`local`): called once."""
+
+
+class Kind(Protocol):
+    info: KindInfo
+
+    def trees(self, settings: Settings) -> tuple[Tree, ...]:
+        """Where the kind's files are in the repository."""
+
+    def same(self, local: Local, remote: Remote) -> bool:
+        """Kestra's no-op rule: writing `local` over `remote` would change nothing."""
+
+    def describe(self, local: Local, remote: Remote) -> Update:
+        """What an update changes (only called when not `same`)."""
+
+    def references(self, remote: Remote) -> tuple[Key, ...]:
+        """What a resource on the server references (deletes go referencing resources first)."""
+
+    def fetch(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> Fetched:
+        """Every live resource under the namespace prefixes `scopes`, in bulk."""
+
+    def get(self, conn: Connection, key: Key) -> Remote | None:
+        """One resource read fresh (watch), or None when the server has none."""
+
+    def versions(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> Mapping[Key, Version]:
+        """The version of every live resource under `scopes`: what a saved plan is checked against."""
+
+    def write(self, conn: Connection, change: Change) -> Version | None:
+        """Make one change on the server; the version it leaves (None after a delete)."""
+
+    def validate(self, conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
+        """The server's warnings on what a plan writes (`created` are its creates); raises
+        ValidationFailed when it refuses any."""
+
+
+def no_references(remote: Remote) -> tuple[Key, ...]:
+    return ()
+
+
+def nothing_to_validate(conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
+    return ()
+

@@ -1,0 +1,85 @@
+"""Flows: Kestra's YAML workflows, the first resource kind.
+
+A flow's key is ("flow", namespace, id); its content is its exact text, its version its revision.
+Its files are YAML documents (parse.py, the admission rules), its references the flows it calls or
+listens to (refs.py), its updates summarised in its own terms (diff.py), its routes in api.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kestrasync.errors import ValidationFailed
+from kestrasync.http import Connection
+from kestrasync.kinds.base import Tree, Update
+from kestrasync.kinds.flows import api
+from kestrasync.kinds.flows.diff import classify, is_same_source
+from kestrasync.kinds.flows.parse import RULES, parse_file
+from kestrasync.kinds.flows.refs import KIND, source_references
+from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, Version
+from kestrasync.textdiff import unified_diff
+
+if TYPE_CHECKING:
+    from kestrasync.config import Settings
+
+# Kestra's warning for a Subflow whose target does not exist (yet).
+_MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
+
+
+class FlowKind:
+    info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files")
+
+    def trees(self, settings: Settings) -> tuple[Tree, ...]:
+        return (Tree(settings.flow_files, parse_file, RULES),)
+
+    def same(self, local: Local, remote: Remote) -> bool:
+        return is_same_source(local.content, remote.content)
+
+    def describe(self, local: Local, remote: Remote) -> Update:
+        update_kind, summary = classify(remote.content, local.content)
+        diff = unified_diff(remote.content, local.content, f"{remote.key} (server rev {remote.version})", local.location.path)
+        return Update(update_kind, summary, diff)
+
+    def references(self, remote: Remote) -> tuple[Key, ...]:
+        return source_references(remote.content)
+
+    def fetch(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> api.FetchedFlows:
+        return api.fetch(conn, scopes, parallelism)
+
+    def get(self, conn: Connection, key: Key) -> Remote | None:
+        return api.get(conn, key)
+
+    def versions(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[Key, int]:
+        return api.versions(conn, scopes, parallelism)
+
+    def write(self, conn: Connection, change: Change) -> Version | None:
+        if change.action is Action.CREATE:
+            return api.create(conn, change.after).version
+        if change.action is Action.UPDATE:
+            return api.update(conn, change.after).version
+        api.delete(conn, change.key)
+        return None
+
+    def validate(self, conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
+        """The server's warnings; ValidationFailed on any constraint violation. A warning that a
+        subflow does not exist is dropped when the plan creates that subflow: apply writes it first."""
+        if not writes:
+            return ()
+        errors, warnings = [], []
+        for flow, result in zip(writes, api.validate(conn, [f.content for f in writes])):
+            for line in (result.get("constraints") or "").splitlines():
+                if line.strip():
+                    errors.append(Diagnostic(Severity.ERROR, line.strip(), flow.key, flow.location))
+            for warning in result.get("warnings") or ():
+                missing = _MISSING_SUBFLOW.search(str(warning))
+                if missing and Key(KIND, missing.group(2), missing.group(1)) in created:
+                    continue
+                warnings.append(Diagnostic(Severity.WARNING, str(warning), flow.key, flow.location))
+        if errors:
+            raise ValidationFailed(errors)
+        return tuple(warnings)
+
+
+FLOWS = FlowKind()
