@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sync_support import Probe, Repo
+from support import Probe, Repo
 
 from kestrasync.cli import main
 

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from sync_support import flow_yaml, output_json
+from support import child_env, flow_yaml, output_json
 
 VALIDATE = "POST /api/v1/{tenant}/flows/validate"  # read-only: Kestra validates and stores nothing
 GOOD = flow_yaml("company.team", "good")
@@ -87,12 +87,6 @@ def run_measured(args: list[str], cwd, env: dict[str, str], timeout: float = 30.
         err.seek(0)
         return process.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss / 1024
 
-
-def child_env(server=None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_") or k == "KESTRA_SYNC_CACHE_DIR"}
-    if server is not None:
-        env.update(KESTRA_URL=server.url, KESTRA_USERNAME=server.config.username, KESTRA_PASSWORD=server.config.password)
-    return env
 
 
 # ---------------------------------------------------------------------------------------------

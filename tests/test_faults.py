@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sync_support import WatchProcess, flow_yaml, output_json
+from support import WatchProcess, flow_yaml, output_json
 
 CREATE = "/api/v1/{tenant}/flows"
 FLOW = "/api/v1/{tenant}/flows/{namespace}/{id}"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sync_support import flow_yaml
+from support import flow_yaml
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sync_support import flow_yaml
+from support import flow_yaml
 
 LOCK_PATH = "/api/v1/main/namespaces/system/kv/kestra-sync-lock"
 

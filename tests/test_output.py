@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from sync_support import flow_yaml, output_json, run_on_terminal
+from support import flow_yaml, output_json, run_on_terminal
 from kestrasync.model import PLAN_FORMAT_VERSION
 
 

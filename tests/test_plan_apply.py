@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from sync_support import flow_yaml, output_json, run_on_terminal
+from support import flow_yaml, output_json, run_on_terminal
 
 ETL = flow_yaml("company.team", "etl", message="extract")
 NOTIFY = flow_yaml("company.team", "notify", message="ping")

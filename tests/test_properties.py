@@ -16,7 +16,7 @@ import shutil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync_support import output_json
+from support import output_json
 from kestrasync.kinds.flows.diff import is_same_source
 from kestrasync.kinds.flows.parse import RESERVED_IDS
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync_support import flow_yaml, output_json
+from support import flow_yaml, output_json
 
 
 def seed(probe, *keys: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from sync_support import flow_yaml
+from support import flow_yaml
 from kestrasync.cli import main
 
 

@@ -15,7 +15,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sync_support import Probe, Recorder, flow_yaml
+from support import Probe, Recorder, child_env, flow_yaml, free_port, run
 from kestrasync.cli import main
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -50,19 +49,7 @@ def leaked(text: str) -> list[str]:
     return [secret for secret in LEAKS if secret in text]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def run(*args: str, env: dict[str, str]):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-
-def child_env(env: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_") or k == "KESTRA_SYNC_CACHE_DIR"}
-    return {**base, **env, "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +72,7 @@ def watch_output(repo_root: Path, env: dict[str, str], edit: Path | None, timeou
     with SIGINT (or, when it fails at start, until it exits by itself)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kestrasync", "watch"],
-        cwd=repo_root, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=repo_root, env=child_env(env=env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
-from click.testing import CliRunner
 
-from sync_support import Recorder, flow_yaml
-from kestrasync.cli import main
+from support import Recorder, flow_yaml, free_port, run
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
 SECRET = "S3cret-Passw0rd!"
 TOKEN = "tok_0123456789abcdefSECRET"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(*args, env):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 def test_unreachable_server_names_the_url(repo):

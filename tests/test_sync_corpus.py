@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from sync_support import CORPUS
+from support import CORPUS
 from kestrasync.kinds.flows.parse import parse_file
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus/flows is not present")

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from sync_support import Probe, WatchProcess, flow_yaml
+from support import Probe, WatchProcess, flow_yaml
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
 

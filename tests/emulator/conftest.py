@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_support import AUTH, YAML
+from support import AUTH, YAML
 
 
 @pytest.fixture

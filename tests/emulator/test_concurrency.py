@@ -7,7 +7,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from emulator_support import AUTH, YAML, flow_yaml
+from support import AUTH, YAML, flow_yaml
 
 FLOW_IDS = [f"f{index}" for index in range(5)]
 
@@ -19,7 +19,7 @@ def _worker(url: str, worker: int) -> list[tuple[str, str, int]]:
         for step in range(40):
             flow_id = rng.choice(FLOW_IDS)
             path = f"/api/v1/main/flows/company.team/{flow_id}"
-            text = flow_yaml(flow_id, extra=f"description: worker {worker} step {step}\n")  # unique: always a change
+            text = flow_yaml(flow_id=flow_id, extra=f"description: worker {worker} step {step}\n")  # unique: always a change
             operation = rng.choice(["create", "update", "delete"])
             if operation == "create":
                 response = client.post("/api/v1/main/flows", content=text, headers=YAML)

@@ -15,7 +15,7 @@ import zipfile
 import httpx
 import pytest
 import yaml
-from emulator_support import AUTH, CORPUS, YAML
+from support import AUTH, CORPUS, YAML
 
 # Top-level Flow properties accepted by 0.24/1.0 (kestra-flow-model.md §1), server-controlled ones included.
 KNOWN = {"id", "namespace", "tasks", "description", "labels", "inputs", "outputs", "variables", "errors", "triggers",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_support import AUTH, YAML, flow_yaml
+from support import AUTH, YAML, flow_yaml
 
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -40,9 +40,9 @@ def test_bad_namespace_pattern(client):
 
 
 def test_bad_id_pattern_and_length(client):
-    assert _create_error(client, flow_yaml("-starts-with-dash"))["_embedded"]["errors"] == [
+    assert _create_error(client, flow_yaml(flow_id="-starts-with-dash"))["_embedded"]["errors"] == [
         {"message": 'must match "^[a-zA-Z0-9][a-zA-Z0-9._-]*"', "path": "id"}]
-    assert _create_error(client, flow_yaml("a" * 101))["_embedded"]["errors"] == [
+    assert _create_error(client, flow_yaml(flow_id="a" * 101))["_embedded"]["errors"] == [
         {"message": "size must be between 1 and 100", "path": "id"}]
     assert {"message": "size must be between 1 and 150", "path": "namespace"} in _create_error(
         client, flow_yaml(namespace="n" * 151))["_embedded"]["errors"]
@@ -119,7 +119,7 @@ def test_duplicate_key_is_refused_with_its_line(client):
 
 
 def test_duplicate_key_deep_inside_a_task_is_refused(client):
-    body = _create_error(client, flow_yaml().replace("message: Hello\n", "message: Hello\n    message: Bye\n"))
+    body = _create_error(client, flow_yaml().replace("message: hello\n", "message: hello\n    message: Bye\n"))
     assert "Duplicate field 'message'" in body["message"]
 
 
@@ -134,7 +134,7 @@ def test_tab_indentation_is_a_syntax_error(client):
 
 def test_missing_flow_is_bare_404(client):
     for method in ("GET", "PUT", "DELETE"):
-        response = client.request(method, "/api/v1/main/flows/company.team/missing", content=flow_yaml("missing"),
+        response = client.request(method, "/api/v1/main/flows/company.team/missing", content=flow_yaml(flow_id="missing"),
                                   headers=YAML)
         assert response.status_code == 404
         assert response.json() == {"message": "Not Found",

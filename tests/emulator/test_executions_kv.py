@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from emulator_support import flow_yaml
+from support import flow_yaml
 
 INPUTS = ("inputs:\n  - id: name\n    type: STRING\n  - id: count\n    type: INT\n    defaults: 3\n"
           "  - id: file\n    type: FILE\n    required: false\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator_support import YAML, flow_yaml
+from support import YAML, flow_yaml
 
 FLOW = "/api/v1/main/flows/company.team/hello"
 
@@ -78,7 +78,7 @@ def test_no_op_rule_ignores_the_first_revision_line_only(client, create):
 def test_any_text_change_makes_a_new_revision(client, create):
     source = flow_yaml()
     create(source)
-    for expected, text in enumerate([source + "\n", source + "# comment\n", source.replace("Hello\n", "Hello  \n")], start=2):
+    for expected, text in enumerate([source + "\n", source + "# comment\n", source.replace("message: hello\n", "message: hello  \n")], start=2):
         assert client.put(FLOW, content=text, headers=YAML).json()["revision"] == expected
 
 
@@ -120,7 +120,7 @@ def test_update_of_a_deleted_flow_is_404(client, create):
 
 def test_update_changing_id_and_namespace_is_422_with_both_violations(client, create):
     create(flow_yaml())
-    response = client.put(FLOW, content=flow_yaml("other", "other.ns"), headers=YAML)
+    response = client.put(FLOW, content=flow_yaml(flow_id="other", namespace="other.ns"), headers=YAML)
     assert response.status_code == 422
     body = response.json()
     assert {(e["path"], e["message"]) for e in body["_embedded"]["errors"]} == {
@@ -133,9 +133,9 @@ def test_update_changing_id_and_namespace_is_422_with_both_violations(client, cr
 def test_source_is_stored_byte_for_byte(client, create):
     sources = [
         "# leading comment\nid: crlf\r\nnamespace: company.team\r\ntasks:\r\n  - id: a\r\n    type: io.kestra.plugin.core.log.Log\r\n",
-        flow_yaml("accents", extra="description: Café ☕ 日本語 🚀\n"),
-        flow_yaml("no-newline").rstrip("\n"),
-        flow_yaml("blank-lines", extra="\n\n\n") + "\n\n",
+        flow_yaml(flow_id="accents", extra="description: Café ☕ 日本語 🚀\n"),
+        flow_yaml(flow_id="no-newline").rstrip("\n"),
+        flow_yaml(flow_id="blank-lines", extra="\n\n\n") + "\n\n",
     ]
     for source in sources:
         created = create(source)
@@ -150,8 +150,8 @@ def test_get_without_source_answers_a_flow_without_source(client, create):
 
 
 def test_labels_are_served_as_a_list_from_either_form(client, create):
-    as_map = create(flow_yaml("map", extra="labels:\n  team: data\n  critical: yes\n  cost: 1.50\n"))
-    as_list = create(flow_yaml("list", extra="labels:\n  - key: team\n    value: data\n"))
+    as_map = create(flow_yaml(flow_id="map", extra="labels:\n  team: data\n  critical: yes\n  cost: 1.50\n"))
+    as_list = create(flow_yaml(flow_id="list", extra="labels:\n  - key: team\n    value: data\n"))
     assert as_map["labels"] == [{"key": "team", "value": "data"}, {"key": "critical", "value": "true"},
                                 {"key": "cost", "value": "1.5"}]
     assert as_list["labels"] == [{"key": "team", "value": "data"}]

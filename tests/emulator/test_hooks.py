@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from emulator_support import YAML, flow_yaml
+from support import YAML, flow_yaml
 
 SEARCH = "/api/v1/{tenant}/flows/search"
 

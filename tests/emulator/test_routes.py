@@ -7,7 +7,7 @@ import zipfile
 
 import httpx
 import pytest
-from emulator_support import AUTH, YAML, flow_yaml
+from support import AUTH, YAML, flow_yaml
 
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -19,7 +19,7 @@ def seeded(create):
     """Six flows over a small namespace tree (a, a.b, a.b.c, a-b, ab, other)."""
     for namespace, flow_id in [("a", "f1"), ("a", "f2"), ("a.b", "f1"), ("a.b.c", "deep"), ("a-b", "dash"),
                                ("ab", "g1"), ("other", "target")]:
-        create(flow_yaml(flow_id, namespace))
+        create(flow_yaml(flow_id=flow_id, namespace=namespace))
 
 
 def _ids(body) -> list[tuple[str, str]]:
@@ -44,7 +44,7 @@ def test_configs_is_open_and_reports_a_version(kestra_emulator):
 def test_legacy_paths_alias_the_main_tenant(client, create):
     create(flow_yaml())
     assert client.get("/api/v1/flows/company.team/hello").json()["id"] == "hello"
-    created = client.post("/api/v1/flows", content=flow_yaml("legacy"), headers=YAML)
+    created = client.post("/api/v1/flows", content=flow_yaml(flow_id="legacy"), headers=YAML)
     assert (created.status_code, created.json()["tenantId"]) == (200, "main")
     missing = client.get("/api/v1/flows/company.team/missing")
     assert missing.json()["_links"]["self"]["href"] == "/api/v1/flows/company.team/missing"
@@ -120,8 +120,8 @@ def test_filters_override_legacy_parameters(client, seeded):
 
 
 def test_search_by_labels_and_sort(client, create):
-    create(flow_yaml("x1", "lab", extra="labels:\n  team: data\n"))
-    create(flow_yaml("x2", "lab", extra="labels:\n  team: ops\n"))
+    create(flow_yaml(flow_id="x1", namespace="lab", extra="labels:\n  team: data\n"))
+    create(flow_yaml(flow_id="x2", namespace="lab", extra="labels:\n  team: ops\n"))
     by_label = client.get(f"{FLOWS}/search", params={"filters[labels][EQUALS][team]": "data"}).json()
     assert _ids(by_label) == [("lab", "x1")]
     assert _ids(client.get(f"{FLOWS}/search", params={"labels": "team:ops"}).json()) == [("lab", "x2")]
@@ -144,11 +144,11 @@ def test_revisions_list_is_ascending_and_empty_for_unknown(client, create):
 # --- validate --------------------------------------------------------------------------------------
 
 def test_validate_answers_one_result_per_document_and_always_200(client, create):
-    create(flow_yaml("current"))
+    create(flow_yaml(flow_id="current"))
     body = "\n---\n".join([
-        flow_yaml("fine"),
-        "revision: 1\n" + flow_yaml("current"),  # the next revision would be 2: outdated
-        flow_yaml("broken", namespace="Bad"),
+        flow_yaml(flow_id="fine"),
+        "revision: 1\n" + flow_yaml(flow_id="current"),  # the next revision would be 2: outdated
+        flow_yaml(flow_id="broken", namespace="Bad"),
         "id: x\nnamespace: y\nunknown: 1\ntasks: []\n",
         "id: [unclosed\n",
     ])
@@ -165,7 +165,7 @@ def test_validate_answers_one_result_per_document_and_always_200(client, create)
 
 def test_validate_does_not_check_existence_but_warns_about_missing_subflows(client, create):
     create(flow_yaml())
-    parent = flow_yaml("parent").replace(
+    parent = flow_yaml(flow_id="parent").replace(
         "tasks:\n", "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n"
                     "    namespace: company.team\n    flowId: ghost\n", 1)
     results = client.post(f"{FLOWS}/validate", content=flow_yaml() + "\n---\n" + parent, headers=YAML).json()
@@ -176,9 +176,9 @@ def test_validate_does_not_check_existence_but_warns_about_missing_subflows(clie
 # --- export ----------------------------------------------------------------------------------------
 
 def test_export_by_query_zips_sources_named_namespace_dash_id(client, seeded, create):
-    create(flow_yaml("disabled-one", "a", extra="disabled: true\n"))
+    create(flow_yaml(flow_id="disabled-one", namespace="a", extra="disabled: true\n"))
     files = _zip(client.get(f"{FLOWS}/export/by-query", params={"namespace": "a.b"}))
-    assert files == {"a.b-f1.yml": flow_yaml("f1", "a.b"), "a.b.c-deep.yml": flow_yaml("deep", "a.b.c")}
+    assert files == {"a.b-f1.yml": flow_yaml(flow_id="f1", namespace="a.b"), "a.b.c-deep.yml": flow_yaml(flow_id="deep", namespace="a.b.c")}
     assert "a-disabled-one.yml" in _zip(client.get(f"{FLOWS}/export/by-query", params={"namespace": "a"}))
 
 
@@ -203,10 +203,10 @@ def test_delete_by_ids_stops_at_the_first_missing_id_after_deleting_the_earlier_
 # --- namespace bulk (POST /flows/{namespace}) ------------------------------------------------------
 
 def test_namespace_update_deletes_by_default_first_and_answers_deleted_flows_first(client, create):
-    create(flow_yaml("old", "team"))
-    create(flow_yaml("kept", "team"))
-    create(flow_yaml("child", "team.sub"))  # children are not touched
-    body = flow_yaml("kept", "team") + "---\n" + flow_yaml("new", "team")
+    create(flow_yaml(flow_id="old", namespace="team"))
+    create(flow_yaml(flow_id="kept", namespace="team"))
+    create(flow_yaml(flow_id="child", namespace="team.sub"))  # children are not touched
+    body = flow_yaml(flow_id="kept", namespace="team") + "---\n" + flow_yaml(flow_id="new", namespace="team")
     response = client.post(f"{FLOWS}/team", content=body, headers=YAML)  # no `delete` parameter: true
     assert response.status_code == 200
     answer = response.json()
@@ -217,34 +217,34 @@ def test_namespace_update_deletes_by_default_first_and_answers_deleted_flows_fir
 
 
 def test_namespace_update_trims_each_document(client, create):
-    create(flow_yaml("kept", "team"))
-    answer = client.post(f"{FLOWS}/team", params={"delete": "false"}, content=flow_yaml("kept", "team"), headers=YAML)
+    create(flow_yaml(flow_id="kept", namespace="team"))
+    answer = client.post(f"{FLOWS}/team", params={"delete": "false"}, content=flow_yaml(flow_id="kept", namespace="team"), headers=YAML)
     kept = answer.json()[0]
-    assert kept["source"] == flow_yaml("kept", "team").strip()
+    assert kept["source"] == flow_yaml(flow_id="kept", namespace="team").strip()
     assert kept["revision"] == 2  # the trailing newline is gone: a new revision
 
 
 def test_namespace_update_splits_on_any_triple_dash(client):
-    source = flow_yaml("dashes", "team", extra="description: a --- b\n")
+    source = flow_yaml(flow_id="dashes", namespace="team", extra="description: a --- b\n")
     response = client.post(f"{FLOWS}/team", content=source, headers=YAML)
     assert response.status_code == 422  # "description: a " and " b ..." are parsed apart
 
 
 def test_namespace_update_refuses_foreign_namespaces_and_duplicates_before_writing(client, create):
-    create(flow_yaml("old", "team"))
-    foreign = client.post(f"{FLOWS}/team", content=flow_yaml("x", "elsewhere"), headers=YAML)
+    create(flow_yaml(flow_id="old", namespace="team"))
+    foreign = client.post(f"{FLOWS}/team", content=flow_yaml(flow_id="x", namespace="elsewhere"), headers=YAML)
     assert foreign.status_code == 422
     assert foreign.json()["_embedded"]["errors"] == [
         {"message": "main_elsewhere_x_-1 - flow namespace is invalid", "path": "flow.namespace"}]
-    duplicate = client.post(f"{FLOWS}/team", content=flow_yaml("x", "team") + "---\n" + flow_yaml("x", "team"),
+    duplicate = client.post(f"{FLOWS}/team", content=flow_yaml(flow_id="x", namespace="team") + "---\n" + flow_yaml(flow_id="x", namespace="team"),
                             headers=YAML)
     assert duplicate.json()["message"] == "Invalid entity: flow.id: Duplicate flow id"
     assert _ids(client.get(f"{FLOWS}/team").json()) == [("team", "old")]  # nothing was deleted
 
 
 def test_namespace_update_is_not_transactional(client, create):
-    create(flow_yaml("old", "team"))
-    body = flow_yaml("good", "team") + "---\n" + flow_yaml("bad", "team", task_id="bad id")
+    create(flow_yaml(flow_id="old", namespace="team"))
+    body = flow_yaml(flow_id="good", namespace="team") + "---\n" + flow_yaml(flow_id="bad", namespace="team", task_id="bad id")
     assert client.post(f"{FLOWS}/team", content=body, headers=YAML).status_code == 422
     assert _ids(client.get(f"{FLOWS}/team").json()) == [("team", "good")]  # old deleted, good created
 
@@ -257,7 +257,7 @@ def test_namespace_update_with_an_empty_body_empties_the_namespace(client, seede
 
 
 def test_bulk_with_a_namespace_may_allow_children(client):
-    body = flow_yaml("top", "team") + "---\n" + flow_yaml("kid", "team.sub")
+    body = flow_yaml(flow_id="top", namespace="team") + "---\n" + flow_yaml(flow_id="kid", namespace="team.sub")
     refused = client.post(f"{FLOWS}/bulk", params={"namespace": "team"}, content=body, headers=YAML)
     assert refused.status_code == 422
     allowed = client.post(f"{FLOWS}/bulk", params={"namespace": "team", "allowNamespaceChild": "true"},
@@ -266,11 +266,11 @@ def test_bulk_with_a_namespace_may_allow_children(client):
 
 
 def test_bulk_without_namespace_and_delete_true_prunes_the_whole_tenant(client, seeded):
-    response = client.post(f"{FLOWS}/bulk", content=flow_yaml("only", "x"), headers=YAML)
+    response = client.post(f"{FLOWS}/bulk", content=flow_yaml(flow_id="only", namespace="x"), headers=YAML)
     assert response.status_code == 200
     assert _ids(client.get(f"{FLOWS}/search").json()) == [("x", "only")]
     # /bulk does not trim: the stored source keeps the text exactly as cut
-    assert client.get(f"{FLOWS}/x/only", params={"source": "true"}).json()["source"] == flow_yaml("only", "x")
+    assert client.get(f"{FLOWS}/x/only", params={"source": "true"}).json()["source"] == flow_yaml(flow_id="only", namespace="x")
 
 
 def test_bulk_refuses_non_yaml_content(client):

@@ -12,7 +12,7 @@ import random
 import zipfile
 
 import pytest
-from emulator_support import flow_yaml
+from support import flow_yaml
 
 from kestrasync.emulator.filters import parse_query
 from kestrasync.emulator.flowservice import FlowService
@@ -30,7 +30,7 @@ def big():
     keys.append(("small.teams", "not-a-child"))  # shares the text prefix, not the namespace prefix
     random.Random(7).shuffle(keys)
     for namespace, flow_id in keys:
-        store.save(namespace, flow_id, flow_yaml(flow_id, namespace), disabled=False)
+        store.save(namespace, flow_id, flow_yaml(flow_id=flow_id, namespace=namespace), disabled=False)
     return store, FlowService(store, "main", "1.0")
 
 

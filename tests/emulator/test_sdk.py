@@ -20,7 +20,7 @@ import json
 import zipfile
 
 import pytest
-from emulator_support import AUTH, flow_yaml
+from support import AUTH, flow_yaml
 
 kestrapy = pytest.importorskip("kestrapy")
 from kestrapy import Configuration, KestraClient  # noqa: E402
@@ -33,7 +33,7 @@ from kestrapy.models import (  # noqa: E402
 )
 
 NS, ID = "company.team", "hello"
-SOURCE = flow_yaml(ID, NS, extra="# managed by git\nlabels:\n  team: data\ninputs:\n  - id: name\n    type: STRING\n")
+SOURCE = flow_yaml(flow_id=ID, namespace=NS, extra="# managed by git\nlabels:\n  team: data\ninputs:\n  - id: name\n    type: STRING\n")
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_sdk_lifecycle(sdk):
     page = PagedResultsFlow.model_validate(_raw(found))
     assert page.total == 1 and [f.id for f in page.results] == [ID]
 
-    validated = flows.validate_flows_with_http_info(tenant="main", body=SOURCE + "\n---\n" + flow_yaml("x", "Bad"))
+    validated = flows.validate_flows_with_http_info(tenant="main", body=SOURCE + "\n---\n" + flow_yaml(flow_id="x", namespace="Bad"))
     results = [ValidateConstraintViolation.model_validate(item) for item in _raw(validated)]
     assert results[0].constraints is None and results[0].flow == ID
     assert results[1].constraints == 'namespace: must match "^[a-z0-9][a-z0-9._-]*"\n'

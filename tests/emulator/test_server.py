@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from emulator_support import AUTH
+from support import AUTH
 
 from kestrasync.emulator import EmulatorConfig, EmulatorServer, create_app
 

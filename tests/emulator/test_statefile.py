@@ -11,7 +11,7 @@ import textwrap
 import time
 
 import httpx
-from emulator_support import AUTH, YAML, flow_yaml
+from support import AUTH, YAML, flow_yaml
 
 from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
@@ -23,16 +23,16 @@ def _client(server: EmulatorServer) -> httpx.Client:
 def test_store_survives_a_restart(tmp_path):
     config = EmulatorConfig(state_file=str(tmp_path / "state.json"))
     with EmulatorServer(config) as server, _client(server) as client:
-        client.post("/api/v1/main/flows", content=flow_yaml("kept"), headers=YAML)
-        client.post("/api/v1/main/flows", content=flow_yaml("gone"), headers=YAML)
+        client.post("/api/v1/main/flows", content=flow_yaml(flow_id="kept"), headers=YAML)
+        client.post("/api/v1/main/flows", content=flow_yaml(flow_id="gone"), headers=YAML)
         client.delete("/api/v1/main/flows/company.team/gone")
         client.put("/api/v1/main/namespaces/company.team/kv/lock", content='"me"',
                    headers={"Content-Type": "application/json"})
     with EmulatorServer(config) as server, _client(server) as client:
         assert client.get("/api/v1/main/flows/company.team/kept", params={"source": "true"}).json()["source"] == \
-            flow_yaml("kept")
+            flow_yaml(flow_id="kept")
         assert [r["deleted"] for r in client.get("/api/v1/main/flows/company.team/gone/revisions").json()] == [False, True]
-        assert client.post("/api/v1/main/flows", content=flow_yaml("gone"), headers=YAML).json()["revision"] == 3
+        assert client.post("/api/v1/main/flows", content=flow_yaml(flow_id="gone"), headers=YAML).json()["revision"] == 3
         assert client.get("/api/v1/main/namespaces/company.team/kv/lock").json() == {"type": "STRING", "value": "me"}
 
 
@@ -40,7 +40,7 @@ def test_writes_are_coalesced(tmp_path):
     config = EmulatorConfig(state_file=str(tmp_path / "state.json"))
     with EmulatorServer(config) as server, _client(server) as client:
         for index in range(60):
-            client.post("/api/v1/main/flows", content=flow_yaml(f"f{index}"), headers=YAML)
+            client.post("/api/v1/main/flows", content=flow_yaml(flow_id=f"f{index}"), headers=YAML)
         writer = server.app.state.emulator.writer
     assert 1 <= writer.writes < 60
     saved = json.loads((tmp_path / "state.json").read_text())
@@ -54,7 +54,7 @@ def test_store_survives_a_kill_once_written(tmp_path):
     try:
         url = process.stdout.readline().split(" on ")[-1].strip()
         with httpx.Client(base_url=url, auth=AUTH) as client:
-            client.post("/api/v1/main/flows", content=flow_yaml("durable"), headers=YAML)
+            client.post("/api/v1/main/flows", content=flow_yaml(flow_id="durable"), headers=YAML)
         deadline = time.monotonic() + 10
         while not (state.exists() and "durable" in state.read_text()) and time.monotonic() < deadline:
             time.sleep(0.02)

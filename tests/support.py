@@ -1,5 +1,6 @@
-"""Helpers shared by the kestra-sync tests (fixtures live in conftest.py): a repository on disk, a
-probe that reads the emulator over plain HTTP without kestra-sync's client, and small flow texts."""
+"""Helpers shared by every test, the emulator's included (fixtures live in the conftest.py files): flow
+texts, a repository on disk, a probe that reads the emulator over plain HTTP without kestra-sync's
+code, the CLI in-process or in a subprocess, and a tiny recording HTTP server."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,21 +20,48 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from kestrasync.cli import main
 
 # <repo>/../shared/corpus/flows: real flows written by others; absent from a fresh clone.
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "flows"
+AUTH = ("admin@kestra.io", "Admin1234")  # the emulator's default credentials
+YAML = {"Content-Type": "application/x-yaml"}
 
 
-def flow_yaml(namespace: str, flow_id: str, *, message: str = "hello", extra: str = "") -> str:
+def flow_yaml(
+    namespace: str = "company.team", flow_id: str = "hello", *, message: str = "hello", extra: str = "", task_id: str = "log"
+) -> str:
     """A small valid flow, as a user would write it."""
     return (
         f"id: {flow_id}\nnamespace: {namespace}\n{extra}"
         "tasks:\n"
-        "  - id: log\n"
+        f"  - id: {task_id}\n"
         "    type: io.kestra.plugin.core.log.Log\n"
         f"    message: {message}\n"
     )
+
+
+def free_port() -> int:
+    """A port nothing listens on (a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str, env: dict[str, str]) -> Result:
+    """kestra-sync in-process, with `env` (which may empty variables) over this process's environment."""
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def child_env(server=None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a kestra-sync subprocess: none of this one's KESTRA_* variables (but the scan
+    cache's), the emulator's URL and credentials when given, then `env`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_") or k == "KESTRA_SYNC_CACHE_DIR"}
+    if server is not None:
+        base.update(KESTRA_URL=server.url, KESTRA_USERNAME=server.config.username, KESTRA_PASSWORD=server.config.password)
+    return {**base, **(env or {}), "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass
@@ -102,13 +131,7 @@ class WatchProcess:
     """`kestra-sync watch` in a subprocess; its output lines are collected as they come."""
 
     def __init__(self, repo_root: Path, url: str, *args: str):
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")},
-            "KESTRA_URL": url,
-            "KESTRA_USERNAME": "admin@kestra.io",
-            "KESTRA_PASSWORD": "Admin1234",
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = child_env(env={"KESTRA_URL": url, "KESTRA_USERNAME": AUTH[0], "KESTRA_PASSWORD": AUTH[1]})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kestrasync", "watch", *args],
             cwd=repo_root,
