@@ -105,3 +105,27 @@ def test_prune_from_a_subdirectory_still_sees_the_whole_repository(repo, cli, pr
     monkeypatch.chdir(repo.root / "a")
     plan = output_json(cli("plan", "--prune", "--format", "json"))
     assert plan["changes"] == [] and plan["summary"]["unchanged"] == 2
+
+
+def test_a_server_flow_this_release_would_refuse_keeps_its_references(repo, cli, probe):
+    """Kestra's update is lenient about top-level keys it does not know, so the server can hold a
+    flow the scanner would refuse. Its Subflow still counts: the caller is deleted before the flow
+    it calls (in key order the callee would go first)."""
+    caller = (
+        "id: zz_caller\nnamespace: company.old\ntasks:\n"
+        "  - id: each\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n"
+        "      - id: call\n        type: io.kestra.plugin.core.flow.Subflow\n        namespace: company.old\n        flowId: aa_child\n"
+    )
+    probe.create(flow_yaml("company.old", "aa_child"))
+    probe.create(caller)
+    probe.update("company.old", "zz_caller", caller + "futureProperty: from a newer Kestra\n")
+    repo.write("flows/new.yml", flow_yaml("company.old", "z_new"))
+    plan = output_json(cli("plan", "--prune", "--format", "json"))
+    assert [(c["action"], c["address"]) for c in plan["changes"]] == [
+        ("create", "company.old/z_new"),
+        ("delete", "company.old/zz_caller"),
+        ("delete", "company.old/aa_child"),
+    ]
+    assert plan["changes"][2]["depends_on"] == ["flow:company.old/zz_caller"]
+    applied = output_json(cli("apply", "--auto-approve", "--prune", "--format", "json"))
+    assert [r["address"] for r in applied["results"]] == ["company.old/z_new", "company.old/zz_caller", "company.old/aa_child"]

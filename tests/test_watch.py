@@ -210,3 +210,17 @@ def test_prune_deletes_the_flow_of_the_last_file_of_a_namespace(repo, watch, pro
     (repo.root / "flows/lonely.yml").unlink()
     watcher.wait_for(r"^deleted company\.alone/lonely rev 1 → –")
     assert set(probe.flows()) == {"company.other/other"}
+
+
+def test_start_up_reads_the_repository_as_plan_does(repo, watch, scan_cache_dir):
+    """watch loads the files through the repository scan (cache, parse pool), not one file at a time:
+    its start-up then grows with the repository as plan's does (benchmarks/bench_watch.py --startup)."""
+    for n in range(30):
+        repo.write(f"flows/f{n:02d}.yml", flow_yaml("company", f"f{n:02d}"))
+    repo.write("flows/zz-copy.yml", flow_yaml("company", "f00", message="a copy"))
+    watcher = watch()
+    [cache] = scan_cache_dir.glob("scan-*.json")
+    assert '"resources"' in cache.read_text()
+    output = "\n".join(watcher.lines)
+    assert "flows/zz-copy.yml:1:1: flow company/f00 is defined twice (first at flows/f00.yml:1:1)" in output
+    assert "Apply complete: 30 applied" in output
