@@ -91,7 +91,14 @@ class Workspace:
 
     def _add(self, path: str, found: list[Local], problems: list[FileError]) -> bool:
         """Record a file's scan, unless it has problems (or declares what another file does)."""
-        own, first = self._keys(path), {}
+        if not problems and len(found) == 1 and path not in self.files and found[0].key not in self._declared:
+            local = found[0]  # most files of a scan: one new resource
+            self.files[path] = (local,)
+            self._declared[local.key] = local
+            self.namespaces.add(local.key.namespace)
+            return True
+        own = self._keys(path) if path in self.files else ()
+        first: dict[Key, Local] = {}
         for local in found:
             earlier = first.get(local.key) or (self._declared.get(local.key) if local.key not in own else None)
             if earlier is not None:
@@ -140,18 +147,18 @@ class Workspace:
 
     def changed_since(self, moment: float) -> set[str]:
         """Files added, removed or modified since `moment` (with a second of slack for coarse clocks)."""
-        current = {os.path.abspath(f) for tree in _trees(self.settings) for f in walk.find(tree.options.roots, tree.options, [])}
+        current = {_absolute(f) for tree in _trees(self.settings) for f in walk.find(tree.options.roots, tree.options, [])}
         gone = set(self.files) - current
         return gone | {f for f in current if f not in self.files or _modified_at(f) >= moment - 1}
 
     def _expand(self, paths: Iterable[Path | str]) -> set[str]:
         files: set[str] = set()
-        for path in map(os.path.abspath, paths):
+        for path in map(_absolute, map(os.fspath, paths)):
             below = os.path.join(path, "")
             files |= {f for f in (*self.files, *self.broken) if f == path or f.startswith(below)}
             if os.path.isdir(path):
                 for tree in _trees(self.settings):
-                    files |= {os.path.abspath(f) for f in walk.find([path], tree.options, [])}
+                    files |= {_absolute(f) for f in walk.find([path], tree.options, [])}
             elif any(_accepts(tree, path) for tree in _trees(self.settings)):
                 files.add(path)
         return files
@@ -167,13 +174,19 @@ def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path]
         cache = ScanCache.for_root(settings.root, kind.info.name, tree.rules) if tree.rules else None
         results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool)
         workspace.problems += errors
-        for path, (found, problems) in results.items():
-            merged = by_path.setdefault(os.path.abspath(path), ([], []))
-            merged[0].extend(found)
-            merged[1].extend(problems)
+        for path, result in results.items():
+            path = _absolute(path)
+            if path in by_path:  # a file that two kinds read
+                result = (by_path[path][0] + result[0], by_path[path][1] + result[1])
+            by_path[path] = result
     for path, (found, problems) in by_path.items():
         workspace._add(path, found, problems)
     return workspace
+
+
+def _absolute(path: str) -> str:
+    """The path the workspace knows a file by, as watch reports it (found paths mostly are already)."""
+    return path if os.path.isabs(path) else os.path.abspath(path)
 
 
 def configured_roots(settings: Settings) -> list[Path]:

@@ -1,0 +1,181 @@
+"""kestrasync.http and the flow kind's routes against answers the emulator would never give,
+through httpx.MockTransport: error envelopes, retries, settling a create whose answer was lost."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+
+from support import flow_yaml
+from kestrasync.errors import ApiError, AuthRejected, ServerUnreachable
+from kestrasync.http import Connection, Credentials, RetryPolicy, ServerOptions, error_messages
+from kestrasync.kinds.flows import api
+from kestrasync.model import Key, Local, SourceLocation
+
+SECRET = "S3cret-Passw0rd!"
+FLOW = Local(Key("flow", "company", "a"), flow_yaml("company", "a"), SourceLocation("flows/a.yml"))
+
+
+def connection(handler, *, attempts: int = 3, stop: threading.Event | None = None, sleeps: list | None = None) -> Connection:
+    options = ServerOptions(url="http://kestra:8080", credentials=Credentials("admin@kestra.io", SECRET),
+                            retry=RetryPolicy(attempts=attempts, base_delay=0.01))
+    return Connection(options, transport=httpx.MockTransport(handler), sleep=(sleeps.append if sleeps is not None else lambda s: None), stop=stop)
+
+
+def answer(status: int, body=None, content_type: str = "application/json", headers: dict | None = None):
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode() if body is not None else b""
+    return httpx.Response(status, content=content, headers={"Content-Type": content_type, **(headers or {})})
+
+
+def test_1x_and_2x_error_envelopes_become_kestras_own_messages():
+    one = answer(422, {"message": "Invalid entity: flow.id: must match", "_embedded": {"errors": [{"message": "must match", "path": "flow.id"}]}})
+    two = answer(422, {"type": "https://kestra.io/docs/api-reference/problems/validation-failed", "title": "Validation failed", "status": 422,
+                       "errors": [{"detail": "must not be empty", "pointer": "/tasks"}]}, "application/problem+json")
+    assert error_messages(one) == ("flow.id: must match",)
+    assert error_messages(two) == ("/tasks: must not be empty",)
+    assert error_messages(answer(500, "<html>Bad gateway</html>", "text/html")) == ("<html>Bad gateway</html>",)
+    assert error_messages(answer(409, {"type": "x", "title": "Conflict", "detail": "A flow with id 'a' already exists"})) == ("A flow with id 'a' already exists",)
+    assert error_messages(answer(400, [1, 2])) == ()
+
+
+def test_an_error_is_a_sentence_naming_server_route_and_user_never_the_secret():
+    conn = connection(lambda request: answer(401))
+    with pytest.raises(AuthRejected) as refused:
+        conn.send("GET", "/flows/search")
+    assert str(refused.value) == ("The Kestra server at http://kestra:8080 refused user 'admin@kestra.io' (Basic) (401 Unauthorized); "
+                                  "check KESTRA_USERNAME / KESTRA_PASSWORD or KESTRA_API_TOKEN.")
+    missing = connection(lambda request: answer(404, {"message": "Not Found"}))
+    with pytest.raises(ApiError, match=r"answered 404 to GET /flows/search: Not Found \(is http://kestra:8080 a Kestra server"):
+        missing.send("GET", "/flows/search", route_must_exist=True)
+    tenant = connection(lambda request: answer(400, {"message": "Bad Request: Tenant must be 'main' for OSS version"}))
+    with pytest.raises(ApiError, match="refused tenant 'main'"):
+        tenant.send("GET", "/flows/search")
+
+
+def test_transient_answers_are_retried_with_the_servers_retry_after():
+    statuses = iter([503, 429, 200])
+    sleeps: list[float] = []
+    conn = connection(lambda request: answer(next(statuses), {}, headers={"Retry-After": "2"}), sleeps=sleeps)
+    assert conn.send("GET", "/flows/search").status_code == 200
+    assert sleeps == [2.0, 2.0]
+
+
+def test_retries_end_in_one_sentence_and_stop_when_asked():
+    def refuse(request):
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    calls = []
+    conn = connection(lambda request: (calls.append(1), refuse(request))[1], attempts=2)
+    with pytest.raises(ServerUnreachable, match="Cannot reach the Kestra server at http://kestra:8080: Connection refused."):
+        conn.send("GET", "/flows/search")
+    assert len(calls) == 3
+    stop = threading.Event()
+    stop.set()
+    calls.clear()
+    with pytest.raises(ServerUnreachable):
+        connection(lambda request: (calls.append(1), refuse(request))[1], stop=stop).send("GET", "/flows/search")
+    assert len(calls) == 1  # stopped: no retry
+
+
+def stored_flow(source: str, revision: int = 1):
+    return answer(200, {"namespace": "company", "id": "a", "revision": revision, "source": source})
+
+
+def test_a_create_whose_answer_was_lost_is_settled_by_reading_it_back():
+    seen = []
+
+    def server(request):
+        seen.append(request.method)
+        if request.method == "POST":
+            raise httpx.ReadTimeout("timed out", request=request)
+        return stored_flow(FLOW.content)
+
+    created = api.create(connection(server), FLOW)
+    assert (created.key, created.version) == (FLOW.key, 1)
+    assert seen == ["POST", "GET"]  # never a second POST
+
+
+def test_a_lost_create_is_sent_again_only_when_nothing_was_stored():
+    seen = []
+
+    def server(request):
+        seen.append(request.method)
+        if request.method == "POST" and seen.count("POST") == 1:
+            return answer(502, {"message": "Bad gateway"})
+        if request.method == "GET":
+            return answer(404, {"message": "Not Found"})
+        return stored_flow(FLOW.content)
+
+    assert api.create(connection(server), FLOW).version == 1
+    assert seen == ["POST", "GET", "POST"]
+
+
+def test_a_lost_create_over_another_text_is_not_overwritten():
+    def server(request):
+        if request.method == "POST":
+            raise httpx.ReadTimeout("timed out", request=request)
+        return stored_flow(flow_yaml("company", "a", message="someone else's"))
+
+    with pytest.raises(ServerUnreachable, match="did not answer POST /flows"):
+        api.create(connection(server), FLOW)
+
+
+@pytest.mark.parametrize("item", [{"id": "a", "namespace": "company"}, "company/a", {"id": "a", "namespace": "company", "revision": "x"}])
+def test_a_search_page_of_the_wrong_shape_is_a_sentence(item):
+    conn = connection(lambda request: answer(200, {"results": [item], "total": 1}))
+    with pytest.raises(ApiError, match="sent a page whose flows lack a namespace, id or revision to GET /flows/search"):
+        api.versions(conn, ["company"], 1)
+
+
+def test_export_entries_are_matched_by_content_whatever_their_names():
+    """Entries named as in 2.x (`<namespace>/<id>.yaml`) or anything else: the text says which flow it is."""
+    import io
+    import zipfile
+
+    changed = Local(Key("flow", "company", "b"), flow_yaml("company", "b", message="new"), SourceLocation("flows/b.yml"))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr("company/a.yaml", "revision: 3\n" + FLOW.content)
+        zip_file.writestr("whatever.yml", flow_yaml("company", "b"))
+        zip_file.writestr("x.yml", flow_yaml("company", "only-on-server"))
+    revisions = [{"namespace": "company", "id": name, "revision": n} for n, name in enumerate(["a", "b", "only-on-server"], 3)]
+
+    def server(request):
+        if request.url.path.endswith("/export/by-query"):
+            return httpx.Response(200, content=archive.getvalue())
+        return answer(200, {"results": revisions, "total": 3})
+
+    remotes = api.fetch(connection(server), ["company"], 1).remotes({FLOW.key: FLOW, changed.key: changed})
+    assert {key.name: (remote.version, remote.content == FLOW.content) for key, remote in remotes.items()} == {
+        "a": (3, False), "b": (4, False), "only-on-server": (5, False)}
+    assert remotes[FLOW.key].content == "revision: 3\n" + FLOW.content
+    assert remotes[changed.key].content == flow_yaml("company", "b")
+
+
+def test_search_pages_are_decoded_only_when_a_flow_may_change():
+    """When the export holds exactly the repository's flows, unchanged, revisions are not needed: the
+    second search page is received but never decoded (here it is not even JSON)."""
+    import io
+    import zipfile
+
+    def server_holding(text: str):
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zip_file:
+            zip_file.writestr("company-a.yml", text)
+
+        def server(request):
+            if request.url.path.endswith("/export/by-query"):
+                return httpx.Response(200, content=archive.getvalue())
+            if request.url.params["page"] == "1":
+                return answer(200, {"results": [{"namespace": "company", "id": "a", "revision": 2}], "total": 1500})
+            return answer(200, "not json", "text/plain")
+
+        return connection(server)
+
+    [unchanged] = api.fetch(server_holding(FLOW.content), ["company"], 2).remotes({FLOW.key: FLOW}).values()
+    assert unchanged.version is None
+    with pytest.raises(ApiError, match="sent an answer that is not JSON to GET /flows/search"):
+        api.fetch(server_holding(flow_yaml("company", "a", message="edited in the UI")), ["company"], 2).remotes({FLOW.key: FLOW})
