@@ -47,6 +47,10 @@ class Settings:
     root: Path = Path(".")
     config_file: Path | None = None
 
+    def of_kind(self, kind: str):
+        """A resource kind's own section of the settings (what kestrasync.kinds.base.Kind.trees reads)."""
+        return {"flow": self.flow_files}[kind]
+
 
 @dataclass(frozen=True)
 class Overrides:

@@ -13,26 +13,28 @@ passes a process pool (kestrasync.cli makes one).
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
-from kestrasync import kinds, walk
+from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
-from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, ValidationFailed
+from kestrasync.errors import PlanFileError, StalePlan, ValidationFailed
 from kestrasync.http import Connection
-from kestrasync.kinds.base import Kind, Tree
 from kestrasync.lock import ApplyLock
 from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, Severity
 from kestrasync.planner import Ownership, PlanOptions, make_plan
-from kestrasync.scancache import ScanCache
+from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
+
+__all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
+    "PlanRequest", "Workspace", "addressed", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "plan",
+    "plan_against", "plan_options", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
+    "validate_plan", "watch_plan", "watched_roots",
+]
 
 PRUNE_PAUSED = "Prune is paused while a file has errors."
 
@@ -58,174 +60,6 @@ def connect(settings: Settings, stop: threading.Event | None = None) -> Connecti
     """A connection to the configured server; refuses when no URL is configured. Once `stop` is set,
     failed requests are no longer retried."""
     return Connection(settings.server, max_connections=max(settings.parallelism, 8), stop=stop)
-
-
-# ---------------------------------------------------------------------------------------------
-# The repository
-
-
-@dataclass
-class Workspace:
-    """The repository's resources of every kind, by file, with the problems found reading them.
-
-    Kept current file by file for watch: `update` rescans only what changed, and checks a rescanned
-    file's resources against an index of the others (a resource declared twice is a problem).
-    """
-
-    settings: Settings
-    files: dict[str, tuple[Local, ...]] = field(default_factory=dict)  # absolute path -> what it declares
-    broken: set[str] = field(default_factory=set)  # files whose last version has problems
-    problems: list[FileError] = field(default_factory=list)  # of the last scan or update
-    namespaces: set[str] = field(default_factory=set)  # every namespace declared since loading
-    _declared: dict[Key, Local] = field(default_factory=dict)
-
-    def resources(self) -> tuple[Local, ...]:
-        """Every resource, sorted by key; ScanFailed listing every problem when there is one."""
-        if self.problems:
-            raise ScanFailed(self.problems, files_noun())
-        return tuple(sorted(self._declared.values(), key=lambda local: local.key))
-
-    def current(self) -> list[Local]:
-        """What the files that scan declare now (a broken file keeps its last good version)."""
-        return list(self._declared.values())
-
-    def _add(self, path: str, found: list[Local], problems: list[FileError]) -> bool:
-        """Record a file's scan, unless it has problems (or declares what another file does)."""
-        if not problems and len(found) == 1 and path not in self.files and found[0].key not in self._declared:
-            local = found[0]  # most files of a scan: one new resource
-            self.files[path] = (local,)
-            self._declared[local.key] = local
-            self.namespaces.add(local.key.namespace)
-            return True
-        own = self._keys(path) if path in self.files else ()
-        first: dict[Key, Local] = {}
-        for local in found:
-            earlier = first.get(local.key) or (self._declared.get(local.key) if local.key not in own else None)
-            if earlier is not None:
-                problems = problems + [FileError(local.location, f"{local.key.kind} {local.key} is defined twice (first at {earlier.location})")]
-            first.setdefault(local.key, local)
-        if problems:
-            self.problems += problems
-            self.broken.add(path)
-            return False
-        for key in self._keys(path):
-            del self._declared[key]
-        self.broken.discard(path)
-        self.files[path] = tuple(found)
-        self._declared.update((local.key, local) for local in found)
-        self.namespaces.update(local.key.namespace for local in found)
-        return True
-
-    def _keys(self, path: str) -> set[Key]:
-        return {local.key for local in self.files.get(path, ())}
-
-    def update(self, paths: Iterable[Path | str]) -> set[Key]:
-        """Rescan the files behind `paths` (a directory stands for the files below it); the keys they
-        declared before or declare now. A file with problems keeps its last good version."""
-        self.problems = []
-        affected: set[Key] = set()
-        for path in sorted(self._expand(paths)):
-            before = self._keys(path)
-            if not os.path.isfile(path):
-                for key in before:
-                    del self._declared[key]
-                self.files.pop(path, None)
-                self.broken.discard(path)
-                affected |= before
-                continue
-            found, problems = [], []
-            for tree in _trees(self.settings):
-                if _accepts(tree, path):
-                    results, errors = walk.scan([path], tree.options, tree.parse)
-                    for resources, file_problems in results.values():
-                        found += resources
-                        problems += file_problems
-                    problems += errors
-            if self._add(path, found, problems):
-                affected |= before | self._keys(path)
-        return affected
-
-    def changed_since(self, moment: float) -> set[str]:
-        """Files added, removed or modified since `moment` (with a second of slack for coarse clocks)."""
-        current = {_absolute(f) for tree in _trees(self.settings) for f in walk.find(tree.options.roots, tree.options, [])}
-        gone = set(self.files) - current
-        return gone | {f for f in current if f not in self.files or _modified_at(f) >= moment - 1}
-
-    def _expand(self, paths: Iterable[Path | str]) -> set[str]:
-        files: set[str] = set()
-        for path in map(_absolute, map(os.fspath, paths)):
-            below = os.path.join(path, "")
-            files |= {f for f in (*self.files, *self.broken) if f == path or f.startswith(below)}
-            if os.path.isdir(path):
-                for tree in _trees(self.settings):
-                    files |= {_absolute(f) for f in walk.find([path], tree.options, [])}
-            elif any(_accepts(tree, path) for tree in _trees(self.settings)):
-                files.add(path)
-        return files
-
-
-def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path] | None = None) -> Workspace:
-    """Every kind's files (or those under `paths`), read once; unchanged files come from the scan
-    cache, the others are parsed in `pool` when there are many. Problems are kept in the workspace:
-    Workspace.resources() raises them."""
-    workspace = Workspace(settings)
-    by_path: dict[str, tuple[list[Local], list[FileError]]] = {}
-    for tree, kind in _trees_with_kinds(settings):
-        cache = ScanCache.for_root(settings.root, kind.info.name, tree.rules) if tree.rules else None
-        results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool)
-        workspace.problems += errors
-        for path, result in results.items():
-            path = _absolute(path)
-            if path in by_path:  # a file that two kinds read
-                result = (by_path[path][0] + result[0], by_path[path][1] + result[1])
-            by_path[path] = result
-    for path, (found, problems) in by_path.items():
-        workspace._add(path, found, problems)
-    return workspace
-
-
-def _absolute(path: str) -> str:
-    """The path the workspace knows a file by, as watch reports it (found paths mostly are already)."""
-    return path if os.path.isabs(path) else os.path.abspath(path)
-
-
-def configured_roots(settings: Settings) -> list[Path]:
-    """The folders (or files) that hold the repository's resources, as configured."""
-    return list(dict.fromkeys(root for tree in _trees(settings) for root in tree.options.roots))
-
-
-def watched_roots(settings: Settings) -> list[Path]:
-    return [root for root in configured_roots(settings) if root.exists()]
-
-
-def files_noun() -> str:
-    """What the repository's files are called in messages: `flow files`."""
-    return " and ".join(kind.info.files for kind in kinds.ranked())
-
-
-def _modified_at(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:  # removed meanwhile: it changed
-        return float("inf")
-
-
-def _trees_with_kinds(settings: Settings) -> list[tuple[Tree, Kind]]:
-    return [(tree, kind) for kind in kinds.ranked() for tree in kind.trees(settings)]
-
-
-def _trees(settings: Settings) -> list[Tree]:
-    return [tree for tree, _ in _trees_with_kinds(settings)]
-
-
-def _accepts(tree: Tree, path: str) -> bool:
-    wanted = _filter(tree.options)
-    return wanted.accepts(wanted.relative(path))
-
-
-@functools.lru_cache(maxsize=16)
-def _filter(options: walk.ScanOptions) -> walk.FileFilter:
-    return walk.FileFilter(options)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +127,7 @@ def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace)
     workspace with broken files never prunes: they may declare what cannot be seen."""
     prune = replace(settings.prune, enabled=(request.prune or settings.prune.enabled) and not workspace.broken)
     return PlanOptions(
-        ownership=Ownership.of(settings.owned_namespaces, workspace.namespaces),
+        ownership=Ownership.of(settings.owned_namespaces, workspace.seen_namespaces),
         prune=prune,
         selected_namespaces=request.selected_namespaces,
         targets=request.targets,

@@ -243,6 +243,26 @@ class Plan:
             "unchanged": unchanged,
         }
 
+    def summary_line(self) -> str:
+        """`Plan: 1 to create, 2 to update (1 cosmetic), 0 to delete, 5 unchanged.` over every kind:
+        a public contract (CI logs grep it), in every output format."""
+        if not self.has_changes:
+            matching = " and ".join(f"{self.unchanged.get(info.name, 0)} {info.noun}(s)" for info in self.kinds)
+            return f"No changes. {matching or 'Nothing'} match the server."
+        return f"Plan: {self._counted(None)}."
+
+    def kind_lines(self) -> list[str]:
+        """One line per kind (`Flows: 1 to create, ...`), when the plan covers more than one."""
+        if len(self.kinds) < 2:
+            return []
+        return [f"{info.plural.capitalize()}: {self._counted(info.name)}." for info in self.kinds]
+
+    def _counted(self, kind: str | None) -> str:
+        counts = self.counts(kind)
+        cosmetic = self.count(Action.UPDATE, kind, UpdateKind.COSMETIC)
+        updates = f"{counts['update']} to update" + (f" ({cosmetic} cosmetic)" if cosmetic else "")
+        return f"{counts['create']} to create, {updates}, {counts['delete']} to delete, {counts['unchanged']} unchanged"
+
 
 class ResultStatus(enum.Enum):
     APPLIED = "applied"
@@ -273,3 +293,12 @@ class ApplyReport:
 
     def with_status(self, status: ResultStatus) -> tuple[ApplyResult, ...]:
         return tuple(r for r in self.results if r.status is status)
+
+    def summary_line(self) -> str:
+        """`Apply complete: 3 applied, 0 failed, 0 not attempted.`"""
+        counts = {s: len(self.with_status(s)) for s in ResultStatus}
+        head = "Apply interrupted" if self.interrupted else ("Apply complete" if self.ok else "Apply failed")
+        return (
+            f"{head}: {counts[ResultStatus.APPLIED]} applied, {counts[ResultStatus.FAILED]} failed, "
+            f"{counts[ResultStatus.SKIPPED]} not attempted."
+        )

@@ -34,7 +34,6 @@ from kestrasync.model import (
     SourceLocation,
     UpdateKind,
 )
-from kestrasync.render.common import report_line, summary_line
 
 PLAN_TYPE = "kestra-sync/plan"
 REPORT_TYPE = "kestra-sync/apply-report"
@@ -91,7 +90,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "has_changes": plan.has_changes,
         "summary": plan.counts(),
         "summary_by_kind": {info.name: plan.counts(info.name) for info in plan.kinds},
-        "summary_line": summary_line(plan),
+        "summary_line": plan.summary_line(),
         "changes": [change_to_dict(c) for c in plan.changes],
         "skipped_cosmetic": [k.qualified for k in plan.skipped_cosmetic],
         "diagnostics": [diagnostic_to_dict(d) for d in plan.diagnostics],
@@ -205,7 +204,7 @@ def report_to_dict(report: ApplyReport) -> dict:
         "ok": report.ok,
         "interrupted": report.interrupted,
         "summary": {s.value: len(report.with_status(s)) for s in ResultStatus},
-        "summary_line": report_line(report),
+        "summary_line": report.summary_line(),
         "results": [
             {
                 "action": r.change.action.verb,

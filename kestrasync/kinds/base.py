@@ -1,7 +1,8 @@
 """The protocol every resource kind implements, and the defaults a kind may use.
 
 A kind is one module-level object (see kestrasync.kinds.flows) holding everything specific to one
-kind of Kestra resource: which local files hold it and how they read (trees), Kestra's no-op rule
+kind of Kestra resource: which local files hold it and how they read (trees, from the kind's own
+section of the settings), Kestra's no-op rule
 for it (same), what an update changes in its own terms (describe), what it references, and its API
 calls. Everything else (planner, applier, lock, engine, renderers) is written once for all kinds and
 looks a kind up by the name in its keys (kestrasync.kinds.get). ARCHITECTURE.md says how to add one.
@@ -11,14 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from kestrasync.http import Connection
 from kestrasync.model import Change, Detail, Diagnostic, Key, KindInfo, Local, Remote, UpdateKind, Version
 from kestrasync.walk import Parse, ScanOptions
-
-if TYPE_CHECKING:
-    from kestrasync.config import Settings
 
 
 @dataclass(frozen=True)
@@ -53,8 +51,8 @@ class Fetched(Protocol):
 class Kind(Protocol):
     info: KindInfo
 
-    def trees(self, settings: Settings) -> tuple[Tree, ...]:
-        """Where the kind's files are in the repository."""
+    def trees(self, options) -> tuple[Tree, ...]:
+        """Where the kind's files are in the repository, given its settings (Settings.of_kind)."""
 
     def same(self, local: Local, remote: Remote) -> bool:
         """Kestra's no-op rule: writing `local` over `remote` would change nothing."""

@@ -1,41 +1,10 @@
-"""Phrases every renderer shares; the summary line is a public contract (CI logs grep it)."""
+"""Phrases every renderer shares (the summary lines are the plan's and the report's own: model.py)."""
 
 from __future__ import annotations
 
 import hashlib
 
-from kestrasync.model import Action, ApplyReport, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, UpdateKind, version_text
-
-
-def summary_line(plan: Plan) -> str:
-    """`Plan: 1 to create, 2 to update (1 cosmetic), 0 to delete, 5 unchanged.`, over every kind."""
-    if not plan.has_changes:
-        matching = " and ".join(f"{plan.unchanged.get(info.name, 0)} {info.noun}(s)" for info in plan.kinds)
-        return f"No changes. {matching or 'Nothing'} match the server."
-    return f"Plan: {_counts(plan, None)}."
-
-
-def kind_lines(plan: Plan) -> list[str]:
-    """One line per kind (`Flows: 1 to create, ...`), when the plan covers more than one."""
-    if len(plan.kinds) < 2:
-        return []
-    return [f"{info.plural.capitalize()}: {_counts(plan, info.name)}." for info in plan.kinds]
-
-
-def _counts(plan: Plan, kind: str | None) -> str:
-    counts = plan.counts(kind)
-    cosmetic = plan.count(Action.UPDATE, kind, UpdateKind.COSMETIC)
-    updates = f"{counts['update']} to update" + (f" ({cosmetic} cosmetic)" if cosmetic else "")
-    return f"{counts['create']} to create, {updates}, {counts['delete']} to delete, {counts['unchanged']} unchanged"
-
-
-def report_line(report: ApplyReport) -> str:
-    counts = {s: len(report.with_status(s)) for s in ResultStatus}
-    head = "Apply interrupted" if report.interrupted else ("Apply complete" if report.ok else "Apply failed")
-    return (
-        f"{head}: {counts[ResultStatus.APPLIED]} applied, {counts[ResultStatus.FAILED]} failed, "
-        f"{counts[ResultStatus.SKIPPED]} not attempted."
-    )
+from kestrasync.model import Action, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, version_text
 
 
 def grouped(plan: Plan) -> list[tuple[KindInfo, bool, list[Change]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from kestrasync.model import Action, Plan
-from kestrasync.render.common import change_detail, change_diff, grouped, kind_lines, summary_line
+from kestrasync.render.common import change_detail, change_diff, grouped
 
 LIMIT = 60_000
 _ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
@@ -32,11 +32,11 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
         "",
         f"Server `{plan.server}` · tenant `{plan.tenant}` · namespaces {', '.join(f'`{s}`' for s in plan.scope) or '(none)'}",
         "",
-        f"**{summary_line(plan)}**",
+        f"**{plan.summary_line()}**",
         "",
     ]
-    if kind_lines(plan):
-        head += [*(f"- {line}" for line in kind_lines(plan)), ""]
+    if plan.kind_lines():
+        head += [*(f"- {line}" for line in plan.kind_lines()), ""]
     budget = limit // 2 - sum(len(line) + 1 for line in head)  # the tables take at most half
     shown, total = 0, len(plan.changes)
     for info, deleting, changes in grouped(plan):

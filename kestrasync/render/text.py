@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity, version_text
-from kestrasync.render.common import change_detail, change_diff, grouped, kind_lines, report_line, summary_line, versions
+from kestrasync.render.common import change_detail, change_diff, grouped, versions
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 _ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
@@ -49,7 +49,7 @@ def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
     if plan.skipped_cosmetic:
         lines += ["", f"Cosmetic updates skipped (--ignore-cosmetic): {', '.join(map(str, plan.skipped_cosmetic))}"]
     lines += render_diagnostics(plan.diagnostics, color)
-    lines += ["", *kind_lines(plan), paint(summary_line(plan), "bold", color)]
+    lines += ["", *plan.kind_lines(), paint(plan.summary_line(), "bold", color)]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +97,7 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
     if not report.results:
         lines = ["Nothing to apply."]
     style = "green" if report.ok else "red"
-    return "\n".join(lines + ["", paint(report_line(report), style, color)]) + "\n"
+    return "\n".join(lines + ["", paint(report.summary_line(), style, color)]) + "\n"
 
 
 def _outcome(result: ApplyResult) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from kestrasync.errors import ValidationFailed
 from kestrasync.http import Connection
@@ -20,9 +19,7 @@ from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
 from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, Version
 from kestrasync.textdiff import unified_diff
-
-if TYPE_CHECKING:
-    from kestrasync.config import Settings
+from kestrasync.walk import ScanOptions
 
 # Kestra's warning for a Subflow whose target does not exist (yet).
 _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
@@ -31,8 +28,8 @@ _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([
 class FlowKind:
     info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files")
 
-    def trees(self, settings: Settings) -> tuple[Tree, ...]:
-        return (Tree(settings.flow_files, parse_file, RULES),)
+    def trees(self, options: ScanOptions) -> tuple[Tree, ...]:
+        return (Tree(options, parse_file, RULES),)
 
     def same(self, local: Local, remote: Remote) -> bool:
         return is_same_source(local.content, remote.content)
