@@ -34,6 +34,7 @@ from kestrasync.render import text as text_render
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 FULL_COLLECTIONS_DEFERRED = 10_000  # young collections between full ones (Python's default: 10)
+DEFAULTS = Settings()  # for the help texts: each default is defined where its option is
 
 
 class KestraSyncGroup(click.Group):
@@ -109,7 +110,7 @@ def _options(*options: Callable) -> Callable:
 
 
 _CONFIG = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="kestra-sync.yaml to use (default: found upwards from here).")
-_PARALLELISM = click.option("--parallelism", type=click.IntRange(min=1, max=64), help="Concurrent requests (default 8).")
+_PARALLELISM = click.option("--parallelism", type=click.IntRange(min=1, max=64), help=f"Concurrent requests (default {DEFAULTS.parallelism}).")
 
 
 def server_options(command: Callable) -> Callable:
@@ -125,11 +126,11 @@ def server_options(command: Callable) -> Callable:
     return _options(
         _CONFIG,
         click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
-        click.option("--tenant", help="Tenant (default main) [env KESTRA_TENANT]."),
+        click.option("--tenant", help=f"Tenant (default {DEFAULTS.server.tenant}) [env KESTRA_TENANT]."),
         click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
         click.option("--password", help="Basic-auth password [env KESTRA_PASSWORD]; prefer the variable."),
         click.option("--token", help="API token (Enterprise, Bearer) [env KESTRA_API_TOKEN]; prefer the variable."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per request (default 30)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=f"Seconds per request (default {DEFAULTS.server.timeout:g})."),
         click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
         click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
     )(wrapper)
@@ -153,7 +154,7 @@ def selection_options(command: Callable) -> Callable:
         click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
         click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
         click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
-        click.option("--max-deletes", type=click.IntRange(min=0), help="Most flows a prune may delete (default 10)."),
+        click.option("--max-deletes", type=click.IntRange(min=0), help=f"Most flows a prune may delete (default {DEFAULTS.prune.max_deletes})."),
         click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
         _PARALLELISM,
     )(wrapper)
@@ -272,7 +273,7 @@ def diff(config_file, overrides, request, output_format) -> int:
 @server_options
 @selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), help="Seconds to wait for another apply's lock (default 0).")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), help=f"Seconds to wait for another apply's lock (default {DEFAULTS.lock.timeout_seconds:g}).")
 @click.option("--no-lock", is_flag=True, default=None, help="Do not take the advisory apply lock.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @one_shot
