@@ -48,7 +48,7 @@ def apply_plan(
         for phase in (writes, deletes):
             halted = not keep_going and _halted(results)
             results += _run_phase(phase, conn, pool, parallelism, on_result, stop, halted, keep_going)
-    return ApplyReport(tuple(results), interrupted=stop.is_set())
+    return ApplyReport(tuple(results), interrupted=stop.is_set(), kinds=plan.kinds)
 
 
 def _halted(results: list[ApplyResult]) -> bool:

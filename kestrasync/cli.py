@@ -179,10 +179,10 @@ def render_plan(plan: Plan, output_format: str, diffs: bool = False) -> str:
 
 class ParsePool(Executor):
     """Processes that parse many files at once (walk), started on first use only, so that a command
-    the scan cache answers pays nothing. forkserver (where there is one) forks each worker from a
-    clean process: safe while this process runs threads (an HTTP pool, the server read), and never
-    re-runs the calling program's main module (spawn does: a plain script without a main guard then
-    breaks the pool)."""
+    the scan cache answers pays nothing. They are forked from this process, the fastest start, when
+    no other thread runs then; otherwise from a forkserver, a clean process, since forking while
+    threads run (an HTTP pool, the server read) is unsafe. Neither re-runs the calling program's
+    main module, as spawn does (a plain script without a main guard then breaks the pool)."""
 
     def __init__(self):
         self._pool: Executor | None = None
@@ -192,7 +192,9 @@ class ParsePool(Executor):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            methods = multiprocessing.get_all_start_methods()
+            alone = threading.active_count() == 1
+            method = next(m for m in (("fork",) if alone else ()) + ("forkserver", "spawn") if m in methods)
             context = multiprocessing.get_context(method)
             if method == "forkserver":
                 context.set_forkserver_preload(["kestrasync.kinds"])
@@ -297,21 +299,25 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
     # Planning only reads: a bad file, a bad plan file or a flow the server refuses ends here, before
     # anything (the lock included) is written.
     saved = load_plan(plan_file) if plan_file else None
-    with _stop_on_signals() as (stop, received), ParsePool() as pool, engine.connect(settings, stop) as conn:
-        result = saved or engine.plan(settings, request, conn, pool)
-        if output_format == "text":
-            click.echo(render_plan(result, "text"), nl=False, color=use_color())
-        if not result.has_changes:
-            if output_format == "json":
-                click.echo(json_render.render_report(ApplyReport()), nl=False)
-            return EXIT_OK
-        if not plan_file and not auto_approve:
-            _confirm()
-        try:
-            report = engine.apply(result, conn, settings, warn=lambda text: click.echo(text, err=True), stop=stop)
-        except Interrupted as error:  # while waiting for the lock: nothing was applied
-            show_error(error)
-            return 128 + received[0]
+    with _stop_on_signals() as (stop, received), ParsePool() as pool:
+        workspace = None if saved else engine.scan(settings, pool)
+        if workspace is not None:
+            workspace.resources()  # a file's problems come first, before any question about the server
+        with engine.connect(settings, stop) as conn:
+            result = saved or engine.plan(settings, request, conn, pool, workspace)
+            if output_format == "text":
+                click.echo(render_plan(result, "text"), nl=False, color=use_color())
+            if not result.has_changes:
+                if output_format == "json":
+                    click.echo(json_render.render_report(ApplyReport()), nl=False)
+                return EXIT_OK
+            if not plan_file and not auto_approve:
+                _confirm()
+            try:
+                report = engine.apply(result, conn, settings, warn=lambda text: click.echo(text, err=True), stop=stop)
+            except Interrupted as error:  # while waiting for the lock: nothing was applied
+                show_error(error)
+                return 128 + received[0]
     if output_format == "json":
         click.echo(json_render.render_report(report), nl=False)
     else:

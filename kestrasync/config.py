@@ -58,9 +58,9 @@ class Overrides:
 
     url: str | None = None
     tenant: str | None = None
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     timeout: float | None = None
     ca_cert: str | None = None
     insecure: bool | None = None
@@ -157,20 +157,20 @@ def _with_server(settings: Settings, environment: dict[str, str], flags: Overrid
     """The server's URL, tenant and credentials: flags over the environment over the file.
     Credentials come as a kind (user and password, or a token): a kind given by flags wins whole."""
     server = settings.server
-    url = flags.url or environment.get("url") or server.url
-    tenant = flags.tenant or environment.get("tenant") or server.tenant
+    url = _first(flags.url, environment.get("url"), server.url)
+    tenant = _first(flags.tenant, environment.get("tenant"), server.tenant)
     given = {"username": flags.username, "password": flags.password, "token": flags.token}
     source = {name: value for name, value in environment.items() if name in given}
-    if flags.username or flags.password:
+    if flags.username is not None or flags.password is not None:
         source.pop("token", None)
-    if flags.token:
+    if flags.token is not None:
         source.pop("username", None)
         source.pop("password", None)
     source.update({name: value for name, value in given.items() if value is not None})
     credentials = Credentials(source.get("username"), source.get("password"), source.get("token"))
-    timeout = flags.timeout or server.timeout
+    timeout = _first(flags.timeout, server.timeout)
     verify_tls = False if flags.insecure else server.verify_tls
-    ca_cert = flags.ca_cert or server.ca_cert
+    ca_cert = _first(flags.ca_cert, server.ca_cert)
     return replace(settings, server=replace(server, url=url, tenant=tenant, credentials=credentials, timeout=timeout,
                                             verify_tls=verify_tls, ca_cert=ca_cert))
 
@@ -185,8 +185,13 @@ def _with_flags(settings: Settings, flags: Overrides) -> Settings:
         lock = replace(lock, timeout_seconds=flags.lock_timeout)
     if flags.no_lock:
         lock = replace(lock, enabled=False)
-    parallelism = flags.parallelism or settings.parallelism
+    parallelism = _first(flags.parallelism, settings.parallelism)
     return replace(settings, prune=prune, lock=lock, parallelism=parallelism)
+
+
+def _first(*values):
+    """The first value given (an empty flag counts: `--url ""` is refused, not ignored)."""
+    return next((value for value in values if value is not None), None)
 
 
 def read_config_file(path: Path) -> dict[tuple[str, ...], object]:

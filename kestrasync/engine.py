@@ -26,17 +26,17 @@ from kestrasync.config import Settings
 from kestrasync.errors import PlanFileError, StalePlan, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
-from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, Severity
+from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus
 from kestrasync.planner import Ownership, PlanOptions, make_plan
 from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "plan",
-    "plan_against", "plan_options", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
+    "plan_against", "plan_options", "prune_paused", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
     "validate_plan", "watch_plan", "watched_roots",
 ]
 
-PRUNE_PAUSED = "Prune is paused while a file has errors."
+PRUNE_PAUSED = "Prune is paused while a file has errors."  # said while prune_paused
 
 
 @dataclass(frozen=True)
@@ -135,14 +135,21 @@ def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace)
     )
 
 
-def plan(settings: Settings, request: PlanRequest, conn: Connection, pool: Executor | None = None) -> Plan:
-    """Scan the files, read the server, and plan (validated by the server unless asked not to).
+def plan(
+    settings: Settings, request: PlanRequest, conn: Connection, pool: Executor | None = None, workspace: Workspace | None = None
+) -> Plan:
+    """Scan the files (unless a `workspace` scanned already), read the server, and plan (validated by
+    the server unless asked not to).
 
     When the owned namespaces are configured, the server is read while the files are scanned: one
     waits on the network, the other on the CPU. What was read is decoded against the files, so that
     versions are decoded only when a resource may change.
     """
-    if settings.owned_namespaces:
+    if workspace is not None:
+        local = workspace.resources()
+        options = plan_options(settings, request, workspace)
+        fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
+    elif settings.owned_namespaces:
         with ThreadPoolExecutor(max_workers=1) as reader:
             scopes = Ownership(prefixes=settings.owned_namespaces).scopes
             fetching = reader.submit(_fetch, conn, scopes, settings.parallelism)
@@ -158,24 +165,10 @@ def plan(settings: Settings, request: PlanRequest, conn: Connection, pool: Execu
     return plan_against(local, _decode(fetched, local), options, conn, request.validate)
 
 
-def plan_against(
-    local: Sequence[Local],
-    remote: Mapping[Key, Remote],
-    options: PlanOptions,
-    conn: Connection,
-    validate: bool = True,
-    notes: Sequence[Diagnostic] = (),
-) -> Plan:
+def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: PlanOptions, conn: Connection, validate: bool = True) -> Plan:
     """Plan from resources already read (the watcher keeps the server's state between saves)."""
-    result = make_plan(
-        local,
-        remote,
-        options,
-        server=conn.url,
-        tenant=conn.tenant,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
-    result = replace(result, diagnostics=tuple(notes))
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result = make_plan(local, remote, options, server=conn.url, tenant=conn.tenant, created_at=created_at)
     return validate_plan(result, conn) if validate else result
 
 
@@ -184,21 +177,25 @@ def watch_plan(
 ) -> tuple[Plan, ValidationFailed | None]:
     """A plan of the workspace as it stands (watch), and what the server refused in validation.
 
-    Pruning is paused, and said so, while a file is broken. What the server refuses is left out of
-    the plan (with pruning, since a refused file may declare what would be deleted) until its file
-    is saved again, so that one bad flow does not hold back the others.
+    What the server refuses is left out of the plan (with pruning, since a refused file may declare
+    what would be deleted) until its file is saved again, so that one bad flow does not hold back
+    the others. Pruning is also paused while a file is broken (see prune_paused).
     """
-    notes = [Diagnostic(Severity.WARNING, PRUNE_PAUSED)] if workspace.broken and (request.prune or settings.prune.enabled) else []
     options = plan_options(settings, request, workspace)
     local = workspace.current()
     try:
-        return plan_against(local, remote, options, conn, validate, notes), None
+        return plan_against(local, remote, options, conn, validate), None
     except ValidationFailed as refused:
         bad = {d.key for d in refused.diagnostics}
         rest = frozenset({r.key for r in local} | set(remote)) - bad
         options = replace(options, targets=rest if options.targets is None else options.targets & rest,
                           prune=replace(options.prune, enabled=False))
-        return plan_against(local, remote, options, conn, False, notes), refused
+        return plan_against(local, remote, options, conn, False), refused
+
+
+def prune_paused(settings: Settings, request: PlanRequest, workspace: Workspace) -> bool:
+    """Pruning was asked for but is off while a file has problems (it may declare what cannot be seen)."""
+    return bool(workspace.broken) and (request.prune or settings.prune.enabled)
 
 
 def validate_plan(plan: Plan, conn: Connection) -> Plan:

@@ -166,22 +166,31 @@ class Connection:
             return self._attempt(method, path, allow, route_must_exist, kwargs)
         return self.retrying(lambda _previous: self._attempt(method, path, allow, route_must_exist, kwargs))
 
-    def retrying(self, attempt: Callable[[KestraSyncError | None], T]) -> T:
+    def retrying(
+        self,
+        attempt: Callable[[KestraSyncError | None], T],
+        settle: Callable[[KestraSyncError], T | None] | None = None,
+    ) -> T:
         """The retry loop: `attempt(previous failure or None)` until it returns or fails for good.
 
         An attempt raises Transient for what may pass; the loop waits (backoff, or the server's
         Retry-After) and tries again, at most `retry.attempts` more times, and stops at once when
-        `stop` is set.
+        `stop` is set. A write that may have happened despite a failure gives `settle`, which says
+        what the server holds (None: nothing); it is asked after the last failure too.
         """
         previous: KestraSyncError | None = None
         for number in range(self.retry.attempts + 1):
+            if previous is not None and settle is not None and (settled := settle(previous)) is not None:
+                return settled
             try:
                 return attempt(previous)
             except Transient as failure:
-                if number == self.retry.attempts or not self._pause(number, failure.retry_after):
-                    raise failure.error from None
                 previous = failure.error
-        raise AssertionError("unreachable")
+                if number == self.retry.attempts or not self._pause(number, failure.retry_after):
+                    break
+        if settle is not None and (settled := settle(previous)) is not None:
+            return settled
+        raise previous from None
 
     def json(self, response: httpx.Response, method: str, path: str):
         """The answer's JSON; an ApiError saying so when it is not JSON."""

@@ -104,6 +104,7 @@ class KindInfo:
     plural: str  # "flows", as in "Flows to write:"
     rank: int
     files: str = ""  # what its local files are called: "flow files"
+    version: str = "version"  # what its version is called: "revision"
 
 
 class Action(enum.Enum):
@@ -286,6 +287,7 @@ class ApplyResult:
 class ApplyReport:
     results: tuple[ApplyResult, ...] = field(default_factory=tuple)
     interrupted: bool = False
+    kinds: tuple[KindInfo, ...] = ()  # the plan's
 
     @property
     def ok(self) -> bool:

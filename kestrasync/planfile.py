@@ -69,8 +69,8 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path} is damaged: missing or bad field {error}") from None
 
 
-def dumps(document: dict) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+def dumps(document: dict, indent: int | None = 2) -> str:
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,13 +98,19 @@ def plan_to_dict(plan: Plan) -> dict:
 
 
 def plan_from_dict(data: dict) -> Plan:
+    unknown = [name for name in data["kinds"] if name not in kinds.KINDS]
+    if unknown:
+        raise ValueError(f"kinds (this kestra-sync knows no kind {unknown[0]!r})")
     planned = tuple(kinds.get(name).info for name in data["kinds"])
+    changes = tuple(change_from_dict(c) for c in data["changes"])
+    if any(c.key.kind not in data["kinds"] for c in changes):
+        raise ValueError("changes (a change of a kind the plan does not list)")
     return Plan(
         server=data["server"],
         tenant=data["tenant"],
         scope=tuple(data["scope"]),
         kinds=planned,
-        changes=tuple(change_from_dict(c) for c in data["changes"]),
+        changes=changes,
         unchanged={info.name: int(data["summary_by_kind"][info.name]["unchanged"]) for info in planned},
         prune=bool(data["prune"]),
         skipped_cosmetic=tuple(Key.from_qualified(k) for k in data["skipped_cosmetic"]),
@@ -139,6 +145,8 @@ def change_to_dict(change: Change) -> dict:
 
 def change_from_dict(data: dict) -> Change:
     key = Key.from_qualified(data["key"])
+    if key.kind != data["kind"]:
+        raise ValueError("kind (it differs from the kind of the change's key)")
     action = _ACTIONS[data["action"]]
     before = after = None
     if action is not Action.CREATE:

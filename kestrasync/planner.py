@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from kestrasync import kinds
@@ -107,11 +107,10 @@ def make_plan(
     *,
     server: str,
     tenant: str,
-    planned: Sequence[Kind] | None = None,
     created_at: str = "",
 ) -> Plan:
-    """Compare and order the resources of the `planned` kinds (default: every kind)."""
-    planned = kinds.ranked() if planned is None else sorted(planned, key=lambda kind: kind.info.rank)
+    """Compare and order the resources of every kind."""
+    planned = kinds.ranked()
     local_by_key = {f.key: f for f in local}
     namespaces = {k.namespace for k in local_by_key} | {k.namespace for k in remote}
     owned = {namespace for namespace in namespaces if options.ownership.owns(namespace)}

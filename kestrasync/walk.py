@@ -33,14 +33,15 @@ Parse = Callable[[bytes, str], "tuple[str | None, Result]"]
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     """Which files hold one kind's resources: globs relative to `root` (the directory of
-    kestra-sync.yaml), under `paths`. `section` names the config section, for messages."""
+    kestra-sync.yaml), under `paths`. `section` names the kind's section of kestra-sync.yaml, for
+    messages; the kind gives it and its size limit (kestrasync.kinds)."""
 
+    section: str
+    max_file_bytes: int
     root: Path = Path(".")
     paths: tuple[Path, ...] = ()  # empty: the root
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    max_file_bytes: int = 1024 * 1024
-    section: str = "flows"
 
     @property
     def roots(self) -> tuple[Path, ...]:

@@ -134,7 +134,10 @@ class Watcher:
             self.view.problem(ScanFailed(self.workspace.problems, engine.files_noun()))
 
     def _request(self, targets: frozenset[Key] | None = None) -> engine.PlanRequest:
-        return engine.PlanRequest(prune=self.options.prune, selected_namespaces=self.options.selected_namespaces, targets=targets)
+        request = engine.PlanRequest(prune=self.options.prune, selected_namespaces=self.options.selected_namespaces, targets=targets)
+        if engine.prune_paused(self.settings, request, self.workspace):
+            self.view.notice(engine.PRUNE_PAUSED)
+        return request
 
     def _full_sync(self) -> None:
         """The first sync: read the whole owned scope, plan with validation, apply what passes."""
@@ -169,8 +172,6 @@ class Watcher:
             return
         self._answered()
         self.state.pending -= keys
-        for diagnostic in plan.diagnostics:
-            self.view.notice(str(diagnostic))
         if self.options.dry_run:
             for change in plan.changes:
                 self.view.would(change)

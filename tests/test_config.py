@@ -127,3 +127,22 @@ def test_a_credential_flag_replaces_the_other_kind_from_the_environment(repo):
     assert (basic.username, basic.password, basic.token) == ("flag@example.com", "flagpass", None)
     bearer = load_settings(environ=environment, overrides=Overrides(token="flag-token")).server.credentials
     assert (bearer.username, bearer.password, bearer.token) == (None, None, "flag-token")
+
+
+def test_an_empty_flag_counts_as_given(repo):
+    """`--url ""` is refused rather than silently replaced by KESTRA_URL; `--username ""` drops a token."""
+    result = CliRunner().invoke(main, ["plan", "--url", ""], env={"KESTRA_URL": "http://127.0.0.1:9"}, catch_exceptions=False)
+    assert result.exit_code == 1 and "the server URL must start with http:// or https://" in result.stderr
+    credentials = load_settings(environ={"KESTRA_API_TOKEN": "tok"}, overrides=Overrides(username="")).server.credentials
+    assert credentials.token is None and credentials.describe() == "no credentials"
+
+
+def test_overrides_never_show_credentials():
+    assert "s3cret" not in repr(Overrides(username="u", password="s3cret", token="s3cret"))
+
+
+def test_apply_reports_the_files_problems_before_asking_for_a_server(repo):
+    repo.write("flows/bad.yml", "id: [\n")
+    result = CliRunner().invoke(main, ["apply", "--auto-approve"], env={"KESTRA_URL": ""}, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "flows/bad.yml:2:1: YAML syntax error" in result.stderr and "no Kestra server URL" not in result.stderr

@@ -58,6 +58,18 @@ def test_a_create_whose_answer_is_lost_is_settled_by_reading_it_back(repo, cli, 
     assert [r["revision"] for r in probe.revisions("company", "f00")] == [1]
 
 
+def test_a_create_whose_last_answer_is_lost_is_read_back_too(repo, cli, server, probe):
+    """With no retry left (server.retries: 0), a lost answer is still settled by reading the flow back."""
+    repo.config("server:\n  retries: 0\nflows:\n  paths: [flows]\nnamespaces: [company]\n")
+    write_flows(repo, 1)
+    server.add_fault(route=CREATE, method="POST", status=502, phase="after", count=1)
+    result = cli("apply", "--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert output_json(result)["results"][0]["version_after"] == 1
+    counts = server.request_counts()
+    assert (counts[f"POST {CREATE}"], counts[f"GET {FLOW}"]) == (1, 1)
+
+
 def test_a_lost_create_that_did_not_happen_is_sent_again(repo, cli, server, probe, fast_retries):
     write_flows(repo, 1)
     server.add_fault(route=CREATE, method="POST", action="drop", phase="before", count=1)

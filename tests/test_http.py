@@ -179,3 +179,28 @@ def test_search_pages_are_decoded_only_when_a_flow_may_change():
     assert unchanged.version is None
     with pytest.raises(ApiError, match="sent an answer that is not JSON to GET /flows/search"):
         api.fetch(server_holding(flow_yaml("company", "a", message="edited in the UI")), ["company"], 2).remotes({FLOW.key: FLOW})
+
+
+def test_a_listed_flow_whose_export_entry_cannot_be_read_is_read_alone():
+    """An entry no key can be read from (the server may hold any text) must not hide its flow."""
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr("company-a.yml", FLOW.content)
+        zip_file.writestr("company-weird.yml", "id: weird\nnamespace: company\ntasks: [\n")
+    seen = []
+
+    def server(request):
+        seen.append(request.url.path)
+        if request.url.path.endswith("/export/by-query"):
+            return httpx.Response(200, content=archive.getvalue())
+        if request.url.path.endswith("/flows/company/weird"):
+            return answer(200, {"namespace": "company", "id": "weird", "revision": 3, "source": "id: weird\nnamespace: company\ntasks: [\n"})
+        revisions = [{"namespace": "company", "id": "a", "revision": 1}, {"namespace": "company", "id": "weird", "revision": 3}]
+        return answer(200, {"results": revisions, "total": 2})
+
+    remotes = api.fetch(connection(server), ["company"], 1).remotes({})
+    assert {key.name: remote.version for key, remote in remotes.items()} == {"a": 1, "weird": 3}
+    assert seen.count("/api/v1/main/flows/company/weird") == 1 and not any(path.endswith("/flows/company/a") for path in seen)

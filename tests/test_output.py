@@ -40,7 +40,7 @@ def test_markdown_plan_has_table_and_collapsible_diffs(repo, cli, probe):
     result = cli("plan", "--prune", "--format", "markdown")
     text = result.stdout
     assert text.startswith("### kestra-sync plan")
-    assert "| | Flow | File | Server version | What changes |" in text
+    assert "| | Flow | File | Server revision | What changes |" in text
     assert "| 🟡 update | `company.team/etl` | `flows/etl.yml` | 1 | semantic: task `log` changed (message) |" in text
     assert text.count("<details>") == 3 and text.count("</details>") == 3
     assert "```diff\n--- company.team/etl (server rev 1)" in text
@@ -89,7 +89,7 @@ def test_apply_report_table(repo, cli, probe):
     result = cli("apply", "--auto-approve", "--prune")
     lines = result.stdout.splitlines()
     header = next(n for n, line in enumerate(lines) if line.startswith("ACTION"))
-    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "VERSION", "TIME", "RESULT"]
+    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "REVISION", "TIME", "RESULT"]
     rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in lines[header + 1 : header + 4]}
     assert rows["company.team/new"][0] == "create" and rows["company.team/new"][2] == "– → 1"
     assert rows["company.team/etl"][2] == "1 → 2"

@@ -48,7 +48,7 @@ def sample_report(plan: Plan) -> ApplyReport:
         ApplyResult(create, ResultStatus.APPLIED, 1, seconds=0.012),
         ApplyResult(cosmetic, ResultStatus.FAILED, message="flows/report.yml:1:1: The Kestra server answered 422", seconds=0.02),
         ApplyResult(delete, ResultStatus.SKIPPED, message="not attempted"),
-    ))
+    ), kinds=plan.kinds)
 
 
 def golden(name: str, rendered: str) -> None:
@@ -124,3 +124,21 @@ def test_a_plan_file_of_format_1_0_is_refused_with_a_sentence(repo):
     result = run("apply", "old.json", env={"KESTRA_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 1
     assert "old.json has plan format '1.0'; this kestra-sync reads '2.0'. Make the plan again" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda plan: plan["changes"][0].update(key="nsfile:company.team/etl", kind="nsfile"), "a change of a kind the plan does not list"),
+        (lambda plan: plan["changes"][0].update(kind="nsfile"), "kind (it differs"),
+        (lambda plan: plan.update(kinds=["nsfile"]), "this kestra-sync knows no kind 'nsfile'"),
+        (lambda plan: plan.update(kinds=[]), "a change of a kind the plan does not list"),
+    ],
+)
+def test_a_plan_file_of_unknown_kinds_is_refused_before_anything(repo, edit, field):
+    plan = plan_to_dict(sample_plan())
+    edit(plan)
+    (repo.root / "edited.json").write_text(json.dumps(plan))
+    result = run("apply", "edited.json", env={"KESTRA_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "edited.json is damaged: missing or bad field" in result.stderr and field in result.stderr, result.stderr

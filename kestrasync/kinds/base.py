@@ -1,4 +1,4 @@
-"""The protocol every resource kind implements, and the defaults a kind may use.
+"""The protocol every resource kind implements, and the values it gives.
 
 A kind is one module-level object (see kestrasync.kinds.flows) holding everything specific to one
 kind of Kestra resource: which local files hold it and how they read (trees, from the kind's own
@@ -78,12 +78,4 @@ class Kind(Protocol):
     def validate(self, conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
         """The server's warnings on what a plan writes (`created` are its creates); raises
         ValidationFailed when it refuses any."""
-
-
-def no_references(remote: Remote) -> tuple[Key, ...]:
-    return ()
-
-
-def nothing_to_validate(conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
-    return ()
 

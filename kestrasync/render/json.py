@@ -19,4 +19,4 @@ def render_report(report: ApplyReport) -> str:
 
 
 def render_error(message: str) -> str:
-    return dumps(error_to_dict(message))
+    return dumps(error_to_dict(message), indent=None)  # one line: it ends a stream of output

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from kestrasync.model import Action, Plan
-from kestrasync.render.common import change_detail, change_diff, grouped
+from kestrasync.render.common import change_detail, change_diff
 
 LIMIT = 60_000
 _ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
@@ -26,6 +26,30 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _tables(plan: Plan, budget: int) -> list[str]:
+    """One table per kind (titled when there are several), rows in apply order, cut to `budget` characters."""
+    lines, shown = [], 0
+    for info in plan.kinds:
+        changes = [c for c in plan.changes if c.key.kind == info.name]
+        if not changes:
+            continue
+        if len(plan.kinds) > 1:
+            lines += [f"**{info.plural.capitalize()}**", ""]
+        lines += [f"| | {info.noun.capitalize()} | File | Server {info.version} | What changes |", "|---|---|---|---|---|"]
+        for change in changes:
+            file = f"`{change.after.location.path}`" if change.after else "–"
+            version = str(change.version_before) if change.before else "–"
+            row = f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {version} | {_cell(change_detail(change))} |"
+            budget -= len(row) + 1
+            if budget < 0:
+                lines += [f"\n_… and {len(plan.changes) - shown} more change(s): run `kestra-sync plan` to see them all._", ""]
+                return lines
+            lines.append(row)
+            shown += 1
+        lines.append("")
+    return lines
+
+
 def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     head = [
         "### kestra-sync plan",
@@ -37,25 +61,7 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     ]
     if plan.kind_lines():
         head += [*(f"- {line}" for line in plan.kind_lines()), ""]
-    budget = limit // 2 - sum(len(line) + 1 for line in head)  # the tables take at most half
-    shown, total = 0, len(plan.changes)
-    for info, deleting, changes in grouped(plan):
-        if budget < 0:
-            break
-        title = f"{info.plural.capitalize()} to delete" if deleting else f"{info.plural.capitalize()} to write"
-        head += [f"**{title}**", "", f"| | {info.noun.capitalize()} | File | Server version | What changes |", "|---|---|---|---|---|"]
-        for change in changes:
-            file = f"`{change.after.location.path}`" if change.after else "–"
-            version = str(change.version_before) if change.before else "–"
-            row = f"| {_ICONS[change.action]} | `{change.key}` | {_cell(file)} | {version} | {_cell(change_detail(change))} |"
-            budget -= len(row) + 1
-            if budget < 0:
-                break
-            head.append(row)
-            shown += 1
-        head.append("")
-    if shown < total:
-        head.append(f"_… and {total - shown} more change(s): run `kestra-sync plan` to see them all._\n")
+    head += _tables(plan, limit // 2 - sum(len(line) + 1 for line in head))  # the tables take at most half
     for info in plan.kinds:
         deletes = plan.count(Action.DELETE, info.name)
         if deletes:

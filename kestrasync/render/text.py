@@ -68,11 +68,15 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def render_report(report: ApplyReport, *, color: bool = False) -> str:
-    """A results table: action, resource, version before → after, time, outcome. The resource
-    column is named after the kind when all results are of one kind."""
-    kinds = {r.change.key.kind for r in report.results}
-    mixed = len(kinds) > 1
-    rows = [("ACTION", "RESOURCE" if mixed else next(iter(kinds), "resource").upper(), "VERSION", "TIME", "RESULT")]
+    """A results table: action, resource, version before → after, time, outcome. The columns are
+    named in the kind's terms when all results are of one kind (FLOW, REVISION)."""
+    names = {r.change.key.kind for r in report.results}
+    mixed = len(names) > 1
+    info = next((info for info in report.kinds if info.name in names), None)
+    if mixed or info is None:
+        rows = [("ACTION", "RESOURCE", "VERSION", "TIME", "RESULT")]
+    else:
+        rows = [("ACTION", info.noun.upper(), info.version.upper(), "TIME", "RESULT")]
     for result in report.results:
         key = result.change.key
         rows.append(
@@ -118,7 +122,8 @@ def render_result_line(result: ApplyResult, *, color: bool = False) -> str:
     if result.status is ResultStatus.SKIPPED:
         return f"not attempted: {change.action.verb} {change.key}"
     detail = "; ".join(map(str, change.summary))
-    text = f"{change.action.past} {change.key} rev {versions(result)} ({detail}) {result.seconds * 1000:.0f} ms"
+    revisions = all(isinstance(v, (int, type(None))) for v in (change.version_before, result.version_after))
+    text = f"{change.action.past} {change.key} {'rev ' if revisions else ''}{versions(result)} ({detail}) {result.seconds * 1000:.0f} ms"
     return paint(text, _ACTION_COLORS[change.action], color)
 
 

@@ -26,7 +26,7 @@ _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([
 
 
 class FlowKind:
-    info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files")
+    info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files", version="revision")
 
     def trees(self, options: ScanOptions) -> tuple[Tree, ...]:
         return (Tree(options, parse_file, RULES),)

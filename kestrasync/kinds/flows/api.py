@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 def fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> FetchedFlows:
     """Every live flow under the namespace prefixes `scopes`, as received; FetchedFlows.remotes decodes."""
-    return FetchedFlows(conn, parallel(lambda scope: _fetch_scope(conn, scope, parallelism), scopes, parallelism))
+    return FetchedFlows(conn, parallel(lambda scope: _fetch_scope(conn, scope, parallelism), scopes, parallelism), parallelism)
 
 
 def versions(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[Key, int]:
@@ -62,17 +62,19 @@ def create(conn: Connection, local: Local) -> Remote:
     """POST the exact text. After a failure that may have been stored anyway (a lost answer, a 502),
     read the flow back: the same text there means done; never a blind second POST."""
 
-    def attempt(previous: KestraSyncError | None) -> Remote:
-        if previous is not None:
-            stored = get(conn, local.key)
-            if stored is not None:
-                if is_same_source(stored.content, local.content):
-                    return stored
-                raise previous  # another text holds the id: not ours to overwrite
+    def settle(failure: KestraSyncError) -> Remote | None:
+        stored = get(conn, local.key)
+        if stored is None:
+            return None
+        if is_same_source(stored.content, local.content):
+            return stored
+        raise failure  # another text holds the id: not ours to overwrite
+
+    def attempt(_previous: KestraSyncError | None) -> Remote:
         response = conn.send("POST", "/flows", content=_body(local), headers={"Content-Type": YAML}, retry=False)
         return _remote(conn, response, "POST", "/flows")
 
-    return conn.retrying(attempt)
+    return conn.retrying(attempt, settle)
 
 
 def update(conn: Connection, local: Local) -> Remote:
@@ -133,11 +135,14 @@ def _fetch_scope(conn: Connection, scope: str, parallelism: int) -> _Scope:
     except ApiError as error:
         if error.status not in EXPORT_MISSING:
             raise
-        keys = _add_pages(conn, revisions, pages)
-        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            flows = [flow for flow in pool.map(lambda key: get(conn, key), keys) if flow is not None]
-        return _Scope(revisions, [], None, {flow.key: flow for flow in flows})
+        return _Scope(revisions, [], None, _get_each(conn, _add_pages(conn, revisions, pages), parallelism))
     return _Scope(revisions, pages, export)
+
+
+def _get_each(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[Key, Remote]:
+    """The flows `keys`, one GET each: only where the bulk read cannot serve."""
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        return {flow.key: flow for flow in pool.map(lambda key: get(conn, key), keys) if flow is not None}
 
 
 def _search(conn: Connection, scope: str, parallelism: int) -> tuple[dict[Key, int], list[httpx.Response]]:
@@ -179,9 +184,10 @@ def _revisions_in(conn: Connection, page: httpx.Response) -> tuple[dict[Key, int
 class FetchedFlows:
     """The flows of a read, decoded by remotes(): only what a plan needs of them."""
 
-    def __init__(self, conn: Connection, scopes: list[_Scope]):
+    def __init__(self, conn: Connection, scopes: list[_Scope], parallelism: int):
         self._conn = conn
         self._scopes: list[_Scope] | None = scopes
+        self._parallelism = parallelism
 
     def remotes(self, local: Mapping[Key, Local]) -> dict[Key, Remote]:
         """(key) -> flow, with its revision.
@@ -193,7 +199,7 @@ class FetchedFlows:
         not decoded (a tenth of a plan of 10,000 flows) and its flows get version None. A flow created
         between the search and the export then counts as the unchanged flow it is; when pages are
         decoded, it is left out (it has no revision), so a plan creates it and apply refuses that
-        plan as stale.
+        plan as stale. A listed flow with no readable export entry is read alone.
 
         Called once: the answers are released as they are decoded (a second copy of every source).
         """
@@ -219,7 +225,10 @@ class FetchedFlows:
             key = key_of(text)
             if key is not None:
                 matched[key] = text
-        return {key: Remote(key, matched[key], revision) for key, revision in revisions.items() if key in matched}
+        flows = {key: Remote(key, matched[key], revision) for key, revision in revisions.items() if key in matched}
+        # A listed flow whose text the export did not give (or gave in a form no key can be read from):
+        # read it alone rather than lose it.
+        return flows | _get_each(self._conn, [key for key in revisions if key not in flows], self._parallelism)
 
 
 class _Matcher:

@@ -196,4 +196,4 @@ def _check_unique_ids(tasks: list[Task]) -> None:
 
 
 # Which files hold flows, unless kestra-sync.yaml says otherwise (its `flows:` section).
-FLOW_FILES = ScanOptions(include=("**/*.yml", "**/*.yaml"), max_file_bytes=1024 * 1024, section="flows")
+FLOW_FILES = ScanOptions(section="flows", max_file_bytes=1024 * 1024, include=("**/*.yml", "**/*.yaml"))
