@@ -13,7 +13,12 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-# What reading a damaged archive raises; callers turn it into a sentence about the answer.
+
+class Refused(zipfile.BadZipFile):
+    """An archive bigger than what its reader accepts (a ZIP bomb, or a server gone wrong)."""
+
+
+# What reading a damaged or refused archive raises; callers turn it into a sentence about the answer.
 DAMAGED = (zipfile.BadZipFile, zlib.error, struct.error)
 
 _END_OF_DIRECTORY = struct.Struct("<4sHHHHIIH")
@@ -21,19 +26,29 @@ _DIRECTORY_ENTRY = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _UTF8_NAME = 0x800
 
 
-def zip_entries(archive: bytes) -> Iterator[tuple[str, bytes]]:
-    """(name, content) of each member of a ZIP held in memory; one of DAMAGED when it is damaged."""
+def zip_entries(archive: bytes, max_member: int, max_total: int) -> Iterator[tuple[str, bytes]]:
+    """(name, content) of each member of a ZIP held in memory; one of DAMAGED when it is damaged, or
+    when a member inflates past `max_member` bytes or all of them past `max_total` (Refused):
+    inflating stops there, whatever sizes the archive claims."""
     view = memoryview(archive)
+    total = 0
     for name, offset, method, size, crc in _members(archive):
         name_length, extra_length = struct.unpack_from("<HH", archive, offset + 26)
         start = offset + 30 + name_length + extra_length
         raw = view[start : start + size]
+        limit = min(max_member, max_total - total)
         if method == zipfile.ZIP_STORED:
             data = bytes(raw)
         elif method == zipfile.ZIP_DEFLATED:
-            data = zlib.decompress(raw, -zlib.MAX_WBITS)
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            data = inflater.decompress(raw, limit + 1)
         else:
             raise zipfile.BadZipFile(f"member {name} uses compression method {method}")
+        if len(data) > limit:
+            if limit == max_member:
+                raise Refused(f"member {name} inflates to more than {max_member:,} bytes")
+            raise Refused(f"its members inflate to more than {max_total:,} bytes")
+        total += len(data)
         if zlib.crc32(data) != crc:
             raise zipfile.BadZipFile(f"member {name} is damaged (CRC mismatch)")
         yield name, data

@@ -28,6 +28,7 @@ from kestrasync.config import Overrides, Settings, find_config, load_settings
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, ServerUnreachable
 from kestrasync.model import ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
+from kestrasync.redact import Redactor
 from kestrasync.render import json as json_render
 from kestrasync.render import markdown as markdown_render
 from kestrasync.render import text as text_render
@@ -44,12 +45,20 @@ class KestraSyncGroup(click.Group):
         try:
             code = super().main(args, prog_name or "kestra-sync", complete_var, standalone_mode=False, **extra)
         except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
+            emit("Aborted.", err=True)
             code = EXIT_ERROR
         except click.ClickException as error:
             error.show()
             code = EXIT_ERROR
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+_redact = Redactor()  # until the settings are read, nothing is known to hide
+
+
+def emit(text: str = "", *, err: bool = False, nl: bool = True, color: bool | None = None) -> None:
+    """The one way out to the terminal: every text passes through the redaction of the credentials."""
+    click.echo(_redact(text), err=err, nl=nl, color=color)
 
 
 def use_color() -> bool:
@@ -65,7 +74,7 @@ def reports_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except KestraSyncError as error:
             if kwargs.get("output_format") == "json":
-                click.echo(json_render.render_error(str(error)), nl=False)
+                emit(json_render.render_error(str(error)), nl=False)
             show_error(error)
             return error.exit_code
 
@@ -94,8 +103,8 @@ def show_error(error: KestraSyncError) -> None:
     """Located problems one per line (file:line:column first, as editors expect), then the verdict."""
     *details, verdict = str(error).splitlines() or [""]
     for line in details:
-        click.echo(line, err=True)
-    click.echo(f"Error: {verdict}", err=True)
+        emit(line, err=True)
+    emit(f"Error: {verdict}", err=True)
 
 
 def _options(*options: Callable) -> Callable:
@@ -162,10 +171,12 @@ def selection_options(command: Callable) -> Callable:
 
 def settings_from(config_file: Path | None, overrides: Overrides) -> Settings:
     """The settings of this run: the one place flags, environment and file meet."""
+    global _redact
     settings = load_settings(config_file, overrides=overrides)
+    _redact = Redactor(settings.server.credentials.secrets())
     if not settings.server.verify_tls:
         source = "--insecure" if overrides.insecure else "server.verify_tls: false"
-        click.echo(f"Warning: TLS certificates are not verified ({source}).", err=True)
+        emit(f"Warning: TLS certificates are not verified ({source}).", err=True)
     return settings
 
 
@@ -242,10 +253,10 @@ def plan(config_file, overrides, request, out, output_format, diffs, detailed_ex
     with ParsePool() as pool, engine.connect(settings) as conn:
         result = engine.plan(settings, replace(request, validate=not no_validate), conn, pool)
     if out:
-        save_plan(result, out)
-    click.echo(render_plan(result, output_format, diffs), nl=False, color=use_color())
+        save_plan(result, out, _redact)
+    emit(render_plan(result, output_format, diffs), nl=False, color=use_color())
     if out and output_format == "text":
-        click.echo(f"Saved the plan to {out}; apply it with: kestra-sync apply {out}")
+        emit(f"Saved the plan to {out}; apply it with: kestra-sync apply {out}")
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
 
@@ -265,7 +276,7 @@ def diff(config_file, overrides, request, output_format) -> int:
     settings = settings_from(config_file, overrides)
     with ParsePool() as pool, engine.connect(settings) as conn:
         result = engine.plan(settings, request, conn, pool)
-    click.echo(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
+    emit(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
     return EXIT_CHANGES if result.has_changes else EXIT_OK
 
 
@@ -306,22 +317,22 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
         with engine.connect(settings, stop) as conn:
             result = saved or engine.plan(settings, request, conn, pool, workspace)
             if output_format == "text":
-                click.echo(render_plan(result, "text"), nl=False, color=use_color())
+                emit(render_plan(result, "text"), nl=False, color=use_color())
             if not result.has_changes:
                 if output_format == "json":
-                    click.echo(json_render.render_report(ApplyReport()), nl=False)
+                    emit(json_render.render_report(ApplyReport()), nl=False)
                 return EXIT_OK
             if not plan_file and not auto_approve:
                 _confirm()
             try:
-                report = engine.apply(result, conn, settings, warn=lambda text: click.echo(text, err=True), stop=stop)
+                report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
             except Interrupted as error:  # while waiting for the lock: nothing was applied
                 show_error(error)
                 return 128 + received[0]
     if output_format == "json":
-        click.echo(json_render.render_report(report), nl=False)
+        emit(json_render.render_report(report), nl=False)
     else:
-        click.echo("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+        emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
     if received:
         return 128 + received[0]
     return EXIT_OK if report.ok else EXIT_ERROR
@@ -350,7 +361,7 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
 
     def handler(signum, _frame):
         if not received and announce:
-            click.echo(f"\nReceived {signal.Signals(signum).name}: finishing requests in flight, starting no more.", err=True)
+            emit(f"\nReceived {signal.Signals(signum).name}: finishing requests in flight, starting no more.", err=True)
         received.append(signum)
         stop.set()
 
@@ -378,18 +389,18 @@ def validate(paths, config_file, overrides, offline) -> int:
     settings = settings_from(config_file, overrides)
     with ParsePool() as pool:
         local = engine.scan(settings, pool, list(paths) or None).resources()
-    click.echo(f"{len(local)} flow(s) pass the local checks.")
+    emit(f"{len(local)} flow(s) pass the local checks.")
     if offline or not settings.server.url:
         return EXIT_OK
     with engine.connect(settings) as conn:
         try:
             diagnostics = engine.validate(local, conn)
         except ServerUnreachable as error:
-            click.echo(f"Warning: {error} Only the local checks were made.", err=True)
+            emit(f"Warning: {error} Only the local checks were made.", err=True)
             return EXIT_OK
     for line in text_render.render_diagnostics(diagnostics, use_color()):
-        click.echo(line, err=True)
-    click.echo(f"The server at {settings.server.url} validated {len(local)} flow(s).")
+        emit(line, err=True)
+    emit(f"The server at {settings.server.url} validated {len(local)} flow(s).")
     return EXIT_OK
 
 
@@ -400,22 +411,22 @@ class TerminalView:
         self.color = color
 
     def plan(self, plan: Plan) -> None:
-        click.echo(text_render.render_plan(plan, color=self.color), nl=False, color=self.color)
+        emit(text_render.render_plan(plan, color=self.color), nl=False, color=self.color)
 
     def report(self, report: ApplyReport) -> None:
-        click.echo(text_render.render_report(report, color=self.color), nl=False, color=self.color)
+        emit(text_render.render_report(report, color=self.color), nl=False, color=self.color)
 
     def result(self, result) -> None:
-        click.echo(text_render.render_result_line(result, color=self.color), color=self.color)
+        emit(text_render.render_result_line(result, color=self.color), color=self.color)
 
     def would(self, change) -> None:
-        click.echo(text_render.render_would(change))
+        emit(text_render.render_would(change))
 
     def problem(self, error: KestraSyncError) -> None:
         show_error(error)
 
     def notice(self, text: str) -> None:
-        click.echo(text, err=True)
+        emit(text, err=True)
 
 
 @main.command()
@@ -441,7 +452,7 @@ def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> in
     options = WatchOptions(prune=prune, dry_run=dry_run, selected_namespaces=namespaces)
     with _stop_on_signals(announce=False) as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         Watcher(settings, conn, options, TerminalView(use_color()), stop, pool).run()
-    click.echo("Stopped watching.", err=True)
+    emit("Stopped watching.", err=True)
     return EXIT_OK
 
 
@@ -470,7 +481,7 @@ def emulator(**options) -> None:
         config = EmulatorConfig.from_options(**options)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    serve(config, host=host, port=port, announce=click.echo)
+    serve(config, host=host, port=port, announce=emit)
 
 
 @main.command()
@@ -490,22 +501,22 @@ def demo(config_file) -> int:
     with EmulatorServer() as emulator:
         config = emulator.config
         settings = load_settings(config_file, overrides=Overrides(url=emulator.url, username=config.username, password=config.password))
-        click.echo(f"Started the Kestra emulator at {emulator.url} (user {config.username}).\n")
+        emit(f"Started the Kestra emulator at {emulator.url} (user {config.username}).\n")
         with engine.connect(settings) as conn:
 
             def step(command: str) -> Plan:
-                click.echo(click.style(f"$ kestra-sync {command}", bold=True), color=use_color())
+                emit(click.style(f"$ kestra-sync {command}", bold=True), color=use_color())
                 result = engine.plan(settings, engine.PlanRequest(), conn)
-                click.echo(render_plan(result, "text"), nl=False, color=use_color())
+                emit(render_plan(result, "text"), nl=False, color=use_color())
                 return result
 
             step("plan")
-            click.echo()
-            report = engine.apply(step("apply --auto-approve"), conn, settings, warn=lambda text: click.echo(text, err=True))
-            click.echo("\n" + text_render.render_report(report, color=use_color()), color=use_color())
+            emit()
+            report = engine.apply(step("apply --auto-approve"), conn, settings, warn=lambda text: emit(text, err=True))
+            emit("\n" + text_render.render_report(report, color=use_color()), color=use_color())
             if not report.ok or step("plan").has_changes:
-                click.echo("Error: the server does not match the files after the apply.", err=True)
+                emit("Error: the server does not match the files after the apply.", err=True)
                 return EXIT_ERROR
-            click.echo()
-    click.echo("Done: the second plan shows no changes, so the server matches the files.")
+            emit()
+    emit("Done: the second plan shows no changes, so the server matches the files.")
     return EXIT_OK

@@ -85,6 +85,7 @@ _SCHEMA: dict = {
         "timeout": (("server", "timeout"), float, POSITIVE),
         "retries": (("server", "retry", "attempts"), int, 0),
         "retry_backoff": (("server", "retry", "base_delay"), float, 0),
+        "retry_budget": (("server", "retry", "budget"), float, POSITIVE),
         "verify_tls": (("server", "verify_tls"), bool),
         "ca_cert": (("server", "ca_cert"), str),
     },

@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
-from kestrasync.errors import PlanFileError, StalePlan, ValidationFailed
+from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
-from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus
+from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, SourceLocation
 from kestrasync.planner import Ownership, PlanOptions, make_plan
 from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
 
@@ -146,7 +146,7 @@ def plan(
     versions are decoded only when a resource may change.
     """
     if workspace is not None:
-        local = workspace.resources()
+        local = _without_credentials(workspace.resources(), settings)
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
     elif settings.owned_namespaces:
@@ -154,12 +154,12 @@ def plan(
             scopes = Ownership(prefixes=settings.owned_namespaces).scopes
             fetching = reader.submit(_fetch, conn, scopes, settings.parallelism)
             workspace = scan(settings, pool)
-            local = workspace.resources()
+            local = _without_credentials(workspace.resources(), settings)
             fetched = fetching.result()
         options = plan_options(settings, request, workspace)
     else:
         workspace = scan(settings, pool)
-        local = workspace.resources()
+        local = _without_credentials(workspace.resources(), settings)
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
     return plan_against(local, _decode(fetched, local), options, conn, request.validate)
@@ -182,7 +182,7 @@ def watch_plan(
     the others. Pruning is also paused while a file is broken (see prune_paused).
     """
     options = plan_options(settings, request, workspace)
-    local = workspace.current()
+    local = _without_credentials(workspace.current(), settings)
     try:
         return plan_against(local, remote, options, conn, validate), None
     except ValidationFailed as refused:
@@ -196,6 +196,31 @@ def watch_plan(
 def prune_paused(settings: Settings, request: PlanRequest, workspace: Workspace) -> bool:
     """Pruning was asked for but is off while a file has problems (it may declare what cannot be seen)."""
     return bool(workspace.broken) and (request.prune or settings.prune.enabled)
+
+
+def _without_credentials(local: Sequence[Local], settings: Settings) -> Sequence[Local]:
+    """The resources, unless a file holds the credentials kestra-sync uses: a plan shows and saves
+    what it writes, and whatever leaves the process is redacted, so such a file is refused where it is."""
+    secrets = [secret.encode() for secret in settings.server.credentials.secrets()]
+    if not secrets:
+        return local
+    problems = []
+    for resource in local:
+        content = resource.content if isinstance(resource.content, bytes) else resource.content.encode("utf-8")
+        for secret in secrets:
+            if secret in content:
+                line = resource.location.line + content[: content.index(secret)].count(b"\n")
+                problems.append(FileError(SourceLocation(resource.location.path, line), CREDENTIAL_IN_FILE))
+                break
+    if problems:
+        raise ScanFailed(problems, files_noun())
+    return local
+
+
+CREDENTIAL_IN_FILE = (
+    "holds the password or API token kestra-sync signs in with; keep credentials out of the repository "
+    "(a Kestra secret can hold them: {{ secret('NAME') }})"
+)
 
 
 def validate_plan(plan: Plan, conn: Connection) -> Plan:

@@ -9,11 +9,13 @@
     ├── StalePlan                 a plan whose resources moved on the server since it was made
     ├── ValidationFailed          the server refused changed resources in validation
     ├── LockHeld                  another apply holds the advisory lock
+    ├── LockFailed                the lock could not be taken: the server does not keep it
     ├── Interrupted               stopped by SIGINT/SIGTERM before anything was applied
     └── ServerError               talking to Kestra failed
         ├── ServerUnreachable     no answer (connection refused, DNS, timeout)
         ├── AuthRejected          401 / 403
         └── ApiError              any other unexpected answer, with Kestra's own messages
+            └── WriteNotKept      a write answered with another content than the one sent
 
 The CLI turns any KestraSyncError into its message and exit code 1, so a traceback always means a bug.
 """
@@ -103,6 +105,10 @@ class LockHeld(KestraSyncError):
     """Another apply holds the advisory lock."""
 
 
+class LockFailed(KestraSyncError):
+    """The advisory lock could not be taken (the server does not keep it)."""
+
+
 class Interrupted(KestraSyncError):
     """Stopped by a signal before anything was applied (the CLI exits 128 + the signal's number)."""
 
@@ -128,3 +134,7 @@ class ApiError(ServerError):
         self.path = path
         self.messages = messages
         super().__init__(message)
+
+
+class WriteNotKept(ApiError):
+    """The server's answer to a write holds another content than the one sent."""

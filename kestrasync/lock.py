@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from kestrasync.errors import Interrupted, KestraSyncError, LockHeld
+from kestrasync.errors import Interrupted, KestraSyncError, LockFailed, LockHeld
 from kestrasync.http import Connection, segment
 
 VERIFY_DELAY = 0.1  # seconds between writing the lock and reading it back
 POLL = 1.0  # seconds between looks while waiting for a held lock
+LOST_WRITES = 3  # writes of the lock the server may lose before apply gives up
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class ApplyLock:
 
     def acquire(self) -> None:
         deadline = time.time() + self.options.timeout_seconds
+        lost = 0  # our writes of the lock that the server did not keep
         while True:
             current = self.kv.get(self.options.namespace, self.options.key)
             if not isinstance(current, dict) or self._expired(current):
@@ -130,8 +132,15 @@ class ApplyLock:
                         f"Warning: taking over the apply lock {self.name}, held by {current.get('holder')} "
                         f"since {current.get('acquired')} and expired at {current.get('expires')}."
                     )
-                if self._try_take():
+                if self._try_take() is None:  # the write was answered as done, yet nothing is there
+                    lost += 1
+                if self.held:
                     return
+                if lost >= LOST_WRITES:
+                    raise LockFailed(
+                        f"The apply lock {self.name} could not be taken: the Kestra server at {self.kv.conn.url} did not "
+                        f"keep it in its KV store ({lost} writes answered as done, then not found). Nothing was applied."
+                    )
                 continue
             if time.time() >= deadline:
                 raise LockHeld(
@@ -147,7 +156,9 @@ class ApplyLock:
         except (KeyError, TypeError, ValueError):
             return True  # unreadable: nobody can be relying on it
 
-    def _try_take(self) -> bool:
+    def _try_take(self):
+        """Write the lock, let it settle, read it back: `held` says whether it is ours; the value read
+        back is returned (None: the server kept nothing)."""
         now = time.time()
         value = {
             "holder": holder_identity(),
@@ -168,7 +179,7 @@ class ApplyLock:
             self.release()
             raise
         self.held = isinstance(current, dict) and current.get("token") == self.token
-        return self.held
+        return current
 
     def _wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):

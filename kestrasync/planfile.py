@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from kestrasync import kinds
@@ -41,10 +42,11 @@ ERROR_TYPE = "kestra-sync/error"
 _ACTIONS = {action.verb: action for action in Action}
 
 
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write atomically with mode 0600: a reader never sees half a plan."""
+def save_plan(plan: Plan, path: Path, redact: Callable[[str], str] = str) -> None:
+    """Write atomically with mode 0600 (a reader never sees half a plan), through `redact`: the
+    engine refuses to plan a file that holds a credential, so only the server's copies can lose one."""
     try:
-        write_atomically(path, dumps(plan_to_dict(plan)).encode("utf-8"), mode=0o600)
+        write_atomically(path, redact(dumps(plan_to_dict(plan))).encode("utf-8"), mode=0o600)
     except OSError as error:
         raise PlanFileError(f"cannot write plan file {path}: {error.strerror}") from None
 

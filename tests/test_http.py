@@ -123,11 +123,31 @@ def test_a_lost_create_over_another_text_is_not_overwritten():
         api.create(connection(server), FLOW)
 
 
-@pytest.mark.parametrize("item", [{"id": "a", "namespace": "company"}, "company/a", {"id": "a", "namespace": "company", "revision": "x"}])
-def test_a_search_page_of_the_wrong_shape_is_a_sentence(item):
-    conn = connection(lambda request: answer(200, {"results": [item], "total": 1}))
-    with pytest.raises(ApiError, match="sent a page whose flows lack a namespace, id or revision to GET /flows/search"):
+@pytest.mark.parametrize(
+    "page, problem",
+    [
+        ({"results": [{"id": "a", "namespace": "company"}], "total": 1}, "result 1 of a search page without `revision`"),
+        ({"results": ["company/a"], "total": 1}, 'result 1 of a search page that is "company/a" (not an object)'),
+        ({"results": [{"id": "a", "namespace": "company", "revision": "x"}], "total": 1}, "with `revision`: \"x\" (not a whole number"),
+        ({"results": [{"id": "a", "namespace": None, "revision": 1}], "total": 1}, "result 1 of a search page with `namespace`: null (not a text)"),
+        ({"results": [{"id": 7, "namespace": "company", "revision": 1}], "total": 1}, "with `id`: 7 (not a text)"),
+        ({"results": [{"id": "a", "namespace": "company", "revision": float("inf")}], "total": 1}, "with `revision`: Infinity"),
+        ({"results": [{"id": "a", "namespace": "company", "revision": True}], "total": 1}, "with `revision`: true"),
+        ({"results": [{"id": "a", "namespace": "company", "revision": 0}], "total": 1}, "with `revision`: 0"),
+        ({"results": [], "total": 10**12}, "a search page with `total`: 1000000000000 (not a whole number from 0 to 200,000)"),
+        ({"results": {}, "total": 1}, "a search page with `results`: {} (not a list)"),
+        ({"total": 1}, "a search page without `results`"),
+        ([1, 2], "a search page that is [1, 2] (not an object)"),
+        ({"results": [{"id": "a", "namespace": "company", "revision": 1}] * 2, "total": 2}, "a search page listing flow company/a twice"),
+        ({"results": [{"id": f"f{n}", "namespace": "company", "revision": 1} for n in range(1001)], "total": 1001},
+         "a search page of 1,001 results where at most 1,000 were asked for"),
+    ],
+)
+def test_a_search_page_of_the_wrong_shape_is_a_sentence(page, problem):
+    conn = connection(lambda request: answer(200, page))
+    with pytest.raises(ApiError) as refused:
         api.versions(conn, ["company"], 1)
+    assert problem in str(refused.value) and "to GET /flows/search" in str(refused.value), str(refused.value)
 
 
 def test_export_entries_are_matched_by_content_whatever_their_names():

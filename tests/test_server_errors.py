@@ -60,13 +60,21 @@ def json_answer(body: object):
     return answer
 
 
-@pytest.mark.parametrize("item", [{"id": "a", "namespace": "company"}, "company/a", {"id": "a", "namespace": "company", "revision": "x"}])
-def test_search_page_without_revisions_is_a_sentence(repo, item):
+@pytest.mark.parametrize(
+    "item, problem",
+    [
+        ({"id": "a", "namespace": "company"}, "result 1 of a search page without `revision`"),
+        ("company/a", 'result 1 of a search page that is "company/a" (not an object)'),
+        ({"id": "a", "namespace": "company", "revision": "x"}, 'result 1 of a search page with `revision`: "x" (not a whole number'),
+        ({"id": "a", "namespace": None, "revision": 1}, "result 1 of a search page with `namespace`: null (not a text)"),
+    ],
+)
+def test_search_page_without_revisions_is_a_sentence(repo, item, problem):
     repo.write("flows/a.yml", flow_yaml("company", "a"))
     with Recorder("127.0.0.1", json_answer({"results": [item], "total": 1})) as server:
         result = run("plan", env={"KESTRA_URL": f"http://127.0.0.1:{server.port}"})
     assert result.exit_code == 1
-    assert "sent a page whose flows lack a namespace, id or revision to GET /flows/search" in result.stderr
+    assert problem in result.stderr and "to GET /flows/search" in result.stderr, result.stderr
     assert "Traceback" not in result.output
 
 

@@ -17,8 +17,8 @@ from typing import TypeVar
 import httpx
 
 from kestrasync.archive import DAMAGED, zip_entries
-from kestrasync.errors import ApiError, KestraSyncError
-from kestrasync.http import Connection, segment
+from kestrasync.errors import ApiError, KestraSyncError, WriteNotKept
+from kestrasync.http import Connection, Fields, segment
 from kestrasync.kinds.flows.diff import is_same_source, without_revision
 from kestrasync.kinds.flows.refs import KIND, key_of
 from kestrasync.model import Key, Local, Remote
@@ -31,6 +31,10 @@ VALIDATE = "/flows/validate"
 SEARCH_PAGE_SIZE = 1000
 SEARCH_ORDER = ["namespace:asc", "id:asc"]
 VALIDATE_BATCH = 50
+MAX_FLOWS = 200_000  # per namespace scope: more than any real tenant holds, so a search's total is checked against it
+MAX_REVISION = 2**31 - 1  # Kestra's revisions are Java ints
+MAX_FLOW_BYTES = 16 * 1024 * 1024  # Kestra refuses a flow over 3,145,728 characters: at most 4 bytes each
+MAX_EXPORT_BYTES = 512 * 1024 * 1024  # an export, received and inflated
 # Answers to the export that mean "not here": read the flows one by one instead.
 EXPORT_MISSING = frozenset({404, 405, 500, 501})
 T = TypeVar("T")
@@ -52,10 +56,10 @@ def versions(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[
 def get(conn: Connection, key: Key) -> Remote | None:
     """The latest live revision with its source, or None when there is none."""
     path = _flow_path(key)
-    response = conn.send("GET", path, params={"source": "true"}, allow={404})
+    response = conn.send("GET", path, params={"source": "true"}, allow={404}, max_bytes=MAX_FLOW_BYTES)
     if response.status_code == 404:
         return None
-    return _remote(conn, response, "GET", path)
+    return _remote(conn, response, "GET", path, key)
 
 
 def create(conn: Connection, local: Local) -> Remote:
@@ -70,16 +74,30 @@ def create(conn: Connection, local: Local) -> Remote:
             return stored
         raise failure  # another text holds the id: not ours to overwrite
 
-    def attempt(_previous: KestraSyncError | None) -> Remote:
-        response = conn.send("POST", "/flows", content=_body(local), headers={"Content-Type": YAML}, retry=False)
-        return _remote(conn, response, "POST", "/flows")
+    def attempt() -> Remote:
+        response = conn.send("POST", "/flows", content=_body(local), headers={"Content-Type": YAML}, retry=False, max_bytes=MAX_FLOW_BYTES)
+        return _kept(conn, _remote(conn, response, "POST", "/flows", local.key), local, "POST /flows")
 
     return conn.retrying(attempt, settle)
 
 
 def update(conn: Connection, local: Local) -> Remote:
     path = _flow_path(local.key)
-    return _remote(conn, conn.send("PUT", path, content=_body(local), headers={"Content-Type": YAML}), "PUT", path)
+    response = conn.send("PUT", path, content=_body(local), headers={"Content-Type": YAML}, max_bytes=MAX_FLOW_BYTES)
+    return _kept(conn, _remote(conn, response, "PUT", path, local.key), local, f"PUT {path}")
+
+
+def _kept(conn: Connection, stored: Remote, sent: Local, request: str) -> Remote:
+    """The flow a write's answer holds, which must be the text sent (by the no-op rule): Kestra answers
+    a create or an update with the stored flow, so a write altered on the way shows here, at no
+    extra request."""
+    if not is_same_source(stored.content, sent.content):
+        raise WriteNotKept(
+            f"The Kestra server at {conn.url} answered {request} with another text than the one sent: the flow on the "
+            f"server (revision {stored.version}) is not {sent.location.path} (a proxy in between may have changed it)",
+            status=200, method=request.split()[0], path=request.split()[1],
+        )
+    return stored
 
 
 def delete(conn: Connection, key: Key) -> None:
@@ -100,8 +118,17 @@ def validate(conn: Connection, sources: Sequence[str]) -> list[dict]:
         answer = conn.json(response, "POST", VALIDATE)
         if not isinstance(answer, list) or len(answer) != len(batch):
             raise conn.unexpected("POST", VALIDATE, "a validation answer that does not match the flows sent")
-        results.extend(answer)
+        results.extend(_verdict(conn, item, start + n + 1) for n, item in enumerate(answer))
     return results
+
+
+def _verdict(conn: Connection, item, number: int) -> dict:
+    """One flow's validation: its refusals (`constraints`, one text) and warnings (texts)."""
+    fields = Fields(conn, "POST", VALIDATE, item, f"the validation of flow {number}")
+    warnings = fields.items("warnings", optional=True)
+    if not all(isinstance(warning, str) for warning in warnings):
+        raise conn.unexpected("POST", VALIDATE, f"the validation of flow {number} with `warnings` that are not all texts")
+    return {"constraints": fields.text("constraints", optional=True), "warnings": warnings}
 
 
 def parallel(read: Callable[[str], T], items: Sequence[str], parallelism: int) -> list[T]:
@@ -119,6 +146,7 @@ class _Scope:
     """One scope as received: the revisions of its first search page, its other pages (not yet
     decoded) and its export; or its flows, read one by one when the server refused the export."""
 
+    prefix: str
     revisions: dict[Key, int]
     pages: list[httpx.Response]
     export: httpx.Response | None
@@ -131,12 +159,12 @@ def _fetch_scope(conn: Connection, scope: str, parallelism: int) -> _Scope:
     # the reverse.
     revisions, pages = _search(conn, scope, parallelism)
     try:
-        export = conn.send("GET", EXPORT, params={"filters[namespace][PREFIX]": scope})
+        export = conn.send("GET", EXPORT, params={"filters[namespace][PREFIX]": scope}, max_bytes=MAX_EXPORT_BYTES)
     except ApiError as error:
         if error.status not in EXPORT_MISSING:
             raise
-        return _Scope(revisions, [], None, _get_each(conn, _add_pages(conn, revisions, pages), parallelism))
-    return _Scope(revisions, pages, export)
+        return _Scope(scope, revisions, [], None, _get_each(conn, _add_pages(conn, revisions, pages), parallelism))
+    return _Scope(scope, revisions, pages, export)
 
 
 def _get_each(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[Key, Remote]:
@@ -146,8 +174,8 @@ def _get_each(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[K
 
 
 def _search(conn: Connection, scope: str, parallelism: int) -> tuple[dict[Key, int], list[httpx.Response]]:
-    """The revisions on the first search page, and the other pages as received (not yet decoded).
-    The first page tells how many there are; the others are then fetched together."""
+    """The revisions on the first search page, and the other pages as received (not yet decoded):
+    the first page tells how many there are (at most MAX_FLOWS), the others are then fetched together."""
     revisions, total = _revisions_in(conn, _search_page(conn, scope, 1))
     pages = -(-total // SEARCH_PAGE_SIZE)
     if pages <= 1:
@@ -169,16 +197,29 @@ def _add_pages(conn: Connection, revisions: dict[Key, int], pages: list[httpx.Re
     return revisions
 
 
+def _disagree(conn: Connection, scope: str, how: str) -> ApiError:
+    return ApiError(
+        f"The Kestra server at {conn.url} gave answers that disagree about the flows under '{scope}' ({how}); "
+        "nothing was planned from them.",
+        status=200, method="GET", path=SEARCH,
+    )
+
+
 def _revisions_in(conn: Connection, page: httpx.Response) -> tuple[dict[Key, int], int]:
-    body = conn.json(page, "GET", SEARCH)
-    results = body.get("results") if isinstance(body, dict) else None
-    total = body.get("total") if isinstance(body, dict) else None
-    if not isinstance(results, list) or not isinstance(total, int):
-        raise conn.unexpected("GET", SEARCH, "a page without results/total")
-    try:
-        return {Key(KIND, item["namespace"], item["id"]): int(item["revision"]) for item in results}, total
-    except (KeyError, TypeError, ValueError):
-        raise conn.unexpected("GET", SEARCH, "a page whose flows lack a namespace, id or revision") from None
+    """The revisions of a search page, and the total it says; every field checked."""
+    fields = Fields(conn, "GET", SEARCH, conn.json(page, "GET", SEARCH), "a search page")
+    results = fields.items("results")
+    total = fields.whole("total", 0, MAX_FLOWS)
+    if len(results) > SEARCH_PAGE_SIZE:
+        raise conn.unexpected("GET", SEARCH, f"a search page of {len(results):,} results where at most {SEARCH_PAGE_SIZE:,} were asked for")
+    revisions = {}
+    for number, item in enumerate(results, 1):
+        flow = Fields(conn, "GET", SEARCH, item, f"result {number} of a search page")
+        key = Key(KIND, flow.text("namespace"), flow.text("id"))
+        if key in revisions:
+            raise conn.unexpected("GET", SEARCH, f"a search page listing flow {key} twice")
+        revisions[key] = flow.whole("revision", 1, MAX_REVISION)
+    return revisions, total
 
 
 class FetchedFlows:
@@ -207,28 +248,50 @@ class FetchedFlows:
             raise RuntimeError("FetchedFlows.remotes() decodes once")
         scopes, self._scopes = self._scopes, None
         matcher = _Matcher(local)
+        declared = _per_scope([scope.prefix for scope in scopes], local)
         flows: dict[Key, Remote] = {}
         while scopes:
-            flows.update(self._scope_flows(scopes.pop(), matcher))
+            scope = scopes.pop()
+            flows.update(self._scope_flows(scope, matcher, declared[scope.prefix]))
         return flows
 
-    def _scope_flows(self, scope: _Scope, matcher: _Matcher) -> dict[Key, Remote]:
+    def _scope_flows(self, scope: _Scope, matcher: _Matcher, declared: int) -> dict[Key, Remote]:
+        """The flows of one scope. Unchanged, they need no revision (the fast path): every export
+        entry is a repository flow with its text, and every repository flow of the scope is there.
+        Otherwise the pages are decoded, and search and export are joined. What a moment's change
+        explains is taken as such: a flow only the export holds was created after the search and is
+        left out (a plan creating it is refused as stale by apply); a flow only the search lists is
+        read alone. What no change explains, two texts of one flow, refuses the plan."""
         if scope.flows is not None:
             return scope.flows
         texts = _export_texts(self._conn, scope.export)
         scope.export = None  # its sources are in `texts` now: one copy while the pages are decoded
         matched, leftovers = matcher.match(texts)
-        if not leftovers:
+        if not leftovers and len(matched) == declared:
             return {key: Remote(key, text, None) for key, text in matched.items()}
         revisions = _add_pages(self._conn, scope.revisions, scope.pages)
         for text in leftovers:
             key = key_of(text)
-            if key is not None:
-                matched[key] = text
-        flows = {key: Remote(key, matched[key], revision) for key, revision in revisions.items() if key in matched}
-        # A listed flow whose text the export did not give (or gave in a form no key can be read from):
-        # read it alone rather than lose it.
+            if key is None:
+                continue  # read alone below, if the search lists it
+            if key in matched and not is_same_source(matched[key], text):
+                raise _disagree(self._conn, scope.prefix, f"its export holds two texts of flow {key}")
+            matched[key] = text
+        flows = {key: Remote(key, text, revisions[key]) for key, text in matched.items() if key in revisions}
         return flows | _get_each(self._conn, [key for key in revisions if key not in flows], self._parallelism)
+
+
+def _per_scope(prefixes: list[str], local: Mapping[Key, Local]) -> dict[str, int]:
+    """How many repository flows fall under each namespace prefix (the prefixes do not overlap)."""
+    counts = dict.fromkeys(prefixes, 0)
+    for key in local:
+        parts = key.namespace.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            if prefix in counts:
+                counts[prefix] += 1
+                break
+    return counts
 
 
 class _Matcher:
@@ -268,7 +331,7 @@ class _Matcher:
 def _export_texts(conn: Connection, export: httpx.Response) -> list[str]:
     """The source of each flow in an export ZIP (entry names do not matter: they changed across versions)."""
     try:
-        return [data.decode("utf-8") for _, data in zip_entries(export.content)]
+        return [data.decode("utf-8") for _, data in zip_entries(export.content, MAX_FLOW_BYTES, MAX_EXPORT_BYTES)]
     except (*DAMAGED, UnicodeDecodeError) as error:
         raise conn.unexpected("GET", EXPORT, f"an unreadable export ({error})") from None
 
@@ -276,12 +339,13 @@ def _export_texts(conn: Connection, export: httpx.Response) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _remote(conn: Connection, response: httpx.Response, method: str, path: str) -> Remote:
-    try:
-        body = response.json()
-        return Remote(Key(KIND, body["namespace"], body["id"]), body["source"], int(body["revision"]))
-    except (ValueError, KeyError, TypeError):
-        raise conn.unexpected(method, path, "a flow without namespace, id, source and revision") from None
+def _remote(conn: Connection, response: httpx.Response, method: str, path: str, key: Key) -> Remote:
+    """The flow an answer holds, which must be flow `key`."""
+    flow = Fields(conn, method, path, conn.json(response, method, path), "a flow")
+    found = Key(KIND, flow.text("namespace"), flow.text("id"))
+    if found != key:
+        raise conn.unexpected(method, path, f"flow {found} instead of {key}")
+    return Remote(key, flow.text("source"), flow.whole("revision", 1, MAX_REVISION))
 
 
 def _body(local: Local) -> bytes:
