@@ -250,7 +250,7 @@ def plan(config_file, overrides, request, out, output_format, diffs, detailed_ex
         kestra-sync plan --prune --format markdown > plan.md
     """
     settings = settings_from(config_file, overrides)
-    with ParsePool() as pool, engine.connect(settings) as conn:
+    with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         result = engine.plan(settings, replace(request, validate=not no_validate), conn, pool)
     if out:
         save_plan(result, out, _redact)
@@ -274,7 +274,7 @@ def diff(config_file, overrides, request, output_format) -> int:
         kestra-sync diff || echo "the server differs from main"
     """
     settings = settings_from(config_file, overrides)
-    with ParsePool() as pool, engine.connect(settings) as conn:
+    with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         result = engine.plan(settings, request, conn, pool)
     emit(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
     return EXIT_CHANGES if result.has_changes else EXIT_OK
@@ -353,7 +353,8 @@ def _confirm() -> None:
 
 @contextmanager
 def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, list[int]]]:
-    """SIGINT/SIGTERM set `stop` (the applier finishes requests in flight and starts no more)."""
+    """SIGINT/SIGTERM set `stop`: no new request starts, those in flight end within a second or two,
+    and an error the stop caused ends with the signal's exit code (128 + its number)."""
     stop, received = threading.Event(), []
     if threading.current_thread() is not threading.main_thread():
         yield stop, received
@@ -368,6 +369,12 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop, received
+    except KestraSyncError as error:
+        if not received:
+            raise
+        interrupted = Interrupted(str(error))  # what the stop cut short, with the signal's exit code
+        interrupted.exit_code = 128 + received[0]
+        raise interrupted from None
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
@@ -392,7 +399,7 @@ def validate(paths, config_file, overrides, offline) -> int:
     emit(f"{len(local)} flow(s) pass the local checks.")
     if offline or not settings.server.url:
         return EXIT_OK
-    with engine.connect(settings) as conn:
+    with _stop_on_signals() as (stop, _), engine.connect(settings, stop) as conn:
         try:
             diagnostics = engine.validate(local, conn)
         except ServerUnreachable as error:

@@ -41,7 +41,7 @@ from kestrasync.errors import ApiError, AuthRejected, ConfigError, KestraSyncErr
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SLICE = 0.25  # longest a blocked read or write waits before it looks at the deadline and at `stop`
 STOP_GRACE = 1.0  # how long a request in flight may go on once a stop is asked for
-MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer's body, decoded, unless the route says otherwise
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an answer's body, decoded, unless the route says otherwise (a search page of 1,000 flows is 1 MB)
 MAX_EXPANSION = 100  # decoded bytes per received byte a Content-Encoding may give, beyond the first MiB
 T = TypeVar("T")
 
@@ -240,7 +240,7 @@ class Connection:
         request = f"{method} {path}"
         try:
             with _bounded(time.monotonic() + self.timeout, self.stop):
-                response = self._read(self.http.build_request(method, path, **kwargs), max_bytes, request)
+                response = self._read(self.http.build_request(method, path, **kwargs), max_bytes, method, path)
         except _DeadlinePassed:
             raise Transient(ServerUnreachable(
                 f"The Kestra server at {self.url} did not answer {request} within {self.timeout:g} s (server.timeout)."
@@ -279,7 +279,7 @@ class Connection:
             raise Transient(ServerUnreachable(str(error)), retry_after(response.headers.get("Retry-After")), request)
         raise error
 
-    def _read(self, request: httpx.Request, max_bytes: int, what: str) -> httpx.Response:
+    def _read(self, request: httpx.Request, max_bytes: int, method: str, path: str) -> httpx.Response:
         """Send, and read the answer whole, decoded, within `max_bytes` and MAX_EXPANSION."""
         response = self.http.send(request, stream=True)
         try:
@@ -287,9 +287,9 @@ class Connection:
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise self.unexpected(request.method, request.url.path, f"an answer of more than {max_bytes:,} bytes")
+                    raise self.unexpected(method, path, f"an answer of more than {max_bytes:,} bytes")
                 if size > (1 << 20) + MAX_EXPANSION * response.num_bytes_downloaded:
-                    raise self.unexpected(request.method, request.url.path, "an answer whose Content-Encoding expands without bound")
+                    raise self.unexpected(method, path, "an answer whose Content-Encoding expands without bound")
                 chunks.append(chunk)
         finally:
             response.close()

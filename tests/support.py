@@ -9,10 +9,12 @@ import json
 import os
 import queue
 import re
+import resource
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import textwrap
@@ -240,3 +242,33 @@ class Recorder(http.server.ThreadingHTTPServer):
     def __exit__(self, *exc):
         self.shutdown()
         self.server_close()
+
+
+def run_measured(args: list[str], cwd, env: dict[str, str], timeout: float = 30.0, address_space_mb: int | None = None):
+    """`python -m kestrasync ARGS` in a child process: (exit code, stdout, stderr, seconds, peak RSS in MB).
+
+    os.wait4 gives the child's own peak RSS (ru_maxrss, KB on Linux). A watchdog kills it after
+    `timeout`; `address_space_mb` caps its memory, so a bomb that does go off cannot take the machine.
+    """
+
+    def cap() -> None:
+        if address_space_mb:
+            limit = address_space_mb << 20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kestrasync", *args], cwd=cwd, env=env, stdout=out, stderr=err, preexec_fn=cap
+        )
+        watchdog = threading.Timer(timeout, process.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        finally:
+            watchdog.cancel()
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss / 1024

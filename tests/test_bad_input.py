@@ -12,16 +12,10 @@ from __future__ import annotations
 import errno
 import os
 import re
-import resource
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 
 import pytest
 
-from support import child_env, flow_yaml, output_json
+from support import child_env, flow_yaml, output_json, run_measured
 
 VALIDATE = "POST /api/v1/{tenant}/flows/validate"  # read-only: Kestra validates and stores nothing
 GOOD = flow_yaml("company.team", "good")
@@ -56,36 +50,6 @@ def sequence_bomb() -> str:
     lines = ["id: bomb", "namespace: company.team", "variables:", *laughs("  ")]
     lines += ["tasks:", "  - id: log", "    type: io.kestra.plugin.core.log.Log", "    message: '{{ vars.a9 }}'"]
     return "\n".join(lines) + "\n"
-
-
-def run_measured(args: list[str], cwd, env: dict[str, str], timeout: float = 30.0, address_space_mb: int | None = None):
-    """`python -m kestrasync ARGS` in a child process: (exit code, stdout, stderr, seconds, peak RSS in MB).
-
-    os.wait4 gives the child's own peak RSS (ru_maxrss, KB on Linux). A watchdog kills it after
-    `timeout`; `address_space_mb` caps its memory, so a bomb that does go off cannot take the machine.
-    """
-
-    def cap() -> None:
-        if address_space_mb:
-            limit = address_space_mb << 20
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kestrasync", *args], cwd=cwd, env=env, stdout=out, stderr=err, preexec_fn=cap
-        )
-        watchdog = threading.Timer(timeout, process.kill)
-        watchdog.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        finally:
-            watchdog.cancel()
-        seconds = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        return process.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss / 1024
 
 
 

@@ -224,3 +224,33 @@ def test_a_listed_flow_whose_export_entry_cannot_be_read_is_read_alone():
     remotes = api.fetch(connection(server), ["company"], 1).remotes({})
     assert {key.name: remote.version for key, remote in remotes.items()} == {"a": 1, "weird": 3}
     assert seen.count("/api/v1/main/flows/company/weird") == 1 and not any(path.endswith("/flows/company/a") for path in seen)
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [("3", 3.0), ("2.5", 2.5), ("-5", 0.0), ("NaN", None), ("soon", None), ("", None), (None, None), ("inf", float("inf")),
+     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_in_every_form(value, seconds):
+    from kestrasync.http import retry_after
+
+    assert retry_after(value) == seconds
+
+
+def test_retry_after_as_a_future_date():
+    from email.utils import formatdate
+
+    from kestrasync.http import retry_after
+
+    assert 3590 < retry_after(formatdate(__import__("time").time() + 3600, usegmt=True)) <= 3600
+
+
+def test_the_redaction_hides_every_form_of_a_secret():
+    from kestrasync.redact import Redactor
+
+    credentials = Credentials("admin@kestra.io", 'p"a ss/wörd')
+    redact = Redactor(credentials.secrets())
+    basic = credentials.secrets()[-1]
+    text = f'p"a ss/wörd {json.dumps("p" + chr(34) + "a ss/wörd")} p%22a%20ss%2Fw%C3%B6rd p%22a+ss%2Fw%C3%B6rd Basic {basic}'
+    assert redact(text) == 'p"a ss/wörd'.replace('p"a ss/wörd', "***") + ' "***" *** *** Basic ***'
+    assert Redactor()("nothing to hide") == "nothing to hide"
