@@ -40,7 +40,7 @@ from kestrasync.errors import ApiError, AuthRejected, ConfigError, KestraSyncErr
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SLICE = 0.25  # longest a blocked read or write waits before it looks at the deadline and at `stop`
-STOP_GRACE = 1.0  # how long a request in flight may go on once a stop is asked for
+STOP_GRACE = 0.5  # how long a request in flight may go on once a stop is asked for
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an answer's body, decoded, unless the route says otherwise (a search page of 1,000 flows is 1 MB)
 MAX_EXPANSION = 100  # decoded bytes per received byte a Content-Encoding may give, beyond the first MiB
 T = TypeVar("T")
