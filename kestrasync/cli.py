@@ -127,9 +127,9 @@ def server_options(command: Callable) -> Callable:
     The command receives `config_file` and `overrides`."""
 
     @functools.wraps(command)
-    def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, overrides=Overrides(), **kwargs):
+    def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, kestra_version, overrides=Overrides(), **kwargs):
         flags = Overrides(url=url, tenant=tenant, username=username, password=password, token=token, timeout=timeout,
-                          ca_cert=ca_cert, insecure=insecure)
+                          ca_cert=ca_cert, insecure=insecure, kestra_version=kestra_version)
         return command(*args, overrides=overrides.merged(flags), **kwargs)
 
     return _options(
@@ -142,6 +142,8 @@ def server_options(command: Callable) -> Callable:
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=f"Seconds per request (default {DEFAULTS.server.timeout:g})."),
         click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), help="CA bundle to verify the server's TLS certificate."),
         click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (prints a warning)."),
+        click.option("--kestra-version", metavar="VERSION", help="The server's Kestra version (default: asked of the server); "
+                     "`validate --kestra-version 2.0` checks the files for an upgrade."),
     )(wrapper)
 
 
@@ -401,7 +403,7 @@ def validate(paths, config_file, overrides, offline) -> int:
         return EXIT_OK
     with _stop_on_signals() as (stop, _), engine.connect(settings, stop) as conn:
         try:
-            diagnostics = engine.validate(local, conn)
+            diagnostics = engine.validate(local, conn, settings)
         except ServerUnreachable as error:
             emit(f"Warning: {error} Only the local checks were made.", err=True)
             return EXIT_OK

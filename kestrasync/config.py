@@ -26,6 +26,7 @@ from kestrasync.kinds.flows.parse import FLOW_FILES, NAMESPACE
 from kestrasync.lock import LockOptions
 from kestrasync.model import SourceLocation
 from kestrasync.planner import PruneOptions
+from kestrasync.server import release
 from kestrasync.walk import ScanOptions, display_path
 from kestrasync.yamltext import YamlProblem, decode_utf8, load_mapping, to_python
 
@@ -64,6 +65,7 @@ class Overrides:
     timeout: float | None = None
     ca_cert: str | None = None
     insecure: bool | None = None
+    kestra_version: str | None = None
     max_deletes: int | None = None
     allow_empty: bool | None = None
     parallelism: int | None = None
@@ -88,6 +90,7 @@ _SCHEMA: dict = {
         "retry_budget": (("server", "retry", "budget"), float, POSITIVE),
         "verify_tls": (("server", "verify_tls"), bool),
         "ca_cert": (("server", "ca_cert"), str),
+        "kestra_version": (("server", "kestra_version"), str),
     },
     "flows": {
         "paths": (("flow_files", "paths"), list),
@@ -172,8 +175,9 @@ def _with_server(settings: Settings, environment: dict[str, str], flags: Overrid
     timeout = _first(flags.timeout, server.timeout)
     verify_tls = False if flags.insecure else server.verify_tls
     ca_cert = _first(flags.ca_cert, server.ca_cert)
+    kestra_version = _first(flags.kestra_version, server.kestra_version)
     return replace(settings, server=replace(server, url=url, tenant=tenant, credentials=credentials, timeout=timeout,
-                                            verify_tls=verify_tls, ca_cert=ca_cert))
+                                            verify_tls=verify_tls, ca_cert=ca_cert, kestra_version=kestra_version))
 
 
 def _with_flags(settings: Settings, flags: Overrides) -> Settings:
@@ -324,3 +328,8 @@ def _check(settings: Settings) -> None:
             )
     if server.credentials.password and not server.credentials.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
+    if server.kestra_version is not None:
+        try:
+            release(server.kestra_version)
+        except ConfigError as error:
+            raise ConfigError(f"server.kestra_version / --kestra-version: {error}") from None

@@ -28,10 +28,11 @@ from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
 from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, SourceLocation
 from kestrasync.planner import Ownership, PlanOptions, make_plan
+from kestrasync.server import Kestra, detect
 from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
-    "PlanRequest", "Workspace", "addressed", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "plan",
+    "PlanRequest", "Workspace", "addressed", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "identify", "plan",
     "plan_against", "plan_options", "prune_paused", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
     "validate_plan", "watch_plan", "watched_roots",
 ]
@@ -66,13 +67,27 @@ def connect(settings: Settings, stop: threading.Event | None = None) -> Connecti
 # The server
 
 
-def read(conn: Connection, scopes: Sequence[str], local: Iterable[Local], parallelism: int) -> dict[Key, Remote]:
+def identify(conn: Connection, settings: Settings) -> Kestra:
+    """The server's version and edition, asked once per connection (unless the settings give it):
+    the kinds choose what differs between versions from it."""
+    if conn.kestra is None:
+        conn.kestra = detect(conn, settings.server.kestra_version)
+    return conn.kestra
+
+
+def read(conn: Connection, settings: Settings, scopes: Sequence[str], local: Iterable[Local]) -> dict[Key, Remote]:
     """Every live resource of every kind under the namespace prefixes `scopes`, in bulk."""
-    return _decode(_fetch(conn, scopes, parallelism), local)
+    return _decode(_fetch(conn, settings, scopes), local)
 
 
-def _fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[str, object]:
-    return {kind.info.name: kind.fetch(conn, scopes, parallelism) for kind in kinds.ranked()}
+def _fetch(conn: Connection, settings: Settings, scopes: Sequence[str]) -> dict[str, object]:
+    """Every kind's bulk read, received; the server's version is asked meanwhile (what is read does
+    not depend on it, only how it is decoded and written)."""
+    with ThreadPoolExecutor(max_workers=1) as asking:
+        identified = asking.submit(identify, conn, settings)
+        fetched = {kind.info.name: kind.fetch(conn, scopes, settings.parallelism) for kind in kinds.ranked()}
+        identified.result()
+    return fetched
 
 
 def _decode(fetched: Mapping[str, object], local: Iterable[Local]) -> dict[Key, Remote]:
@@ -85,10 +100,11 @@ def _decode(fetched: Mapping[str, object], local: Iterable[Local]) -> dict[Key, 
     return remote
 
 
-def refresh(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[Key, Remote | None]:
+def refresh(conn: Connection, settings: Settings, keys: Iterable[Key]) -> dict[Key, Remote | None]:
     """Each resource read fresh (None: the server has none), `parallelism` at a time."""
+    identify(conn, settings)
     keys = list(keys)
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, settings.parallelism)) as pool:
         return dict(zip(keys, pool.map(lambda key: kinds.get(key.kind).get(conn, key), keys)))
 
 
@@ -148,11 +164,11 @@ def plan(
     if workspace is not None:
         local = _without_credentials(workspace.resources(), settings)
         options = plan_options(settings, request, workspace)
-        fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
+        fetched = _fetch(conn, settings, options.ownership.scopes)
     elif settings.owned_namespaces:
         with ThreadPoolExecutor(max_workers=1) as reader:
             scopes = Ownership(prefixes=settings.owned_namespaces).scopes
-            fetching = reader.submit(_fetch, conn, scopes, settings.parallelism)
+            fetching = reader.submit(_fetch, conn, settings, scopes)
             workspace = scan(settings, pool)
             local = _without_credentials(workspace.resources(), settings)
             fetched = fetching.result()
@@ -161,7 +177,7 @@ def plan(
         workspace = scan(settings, pool)
         local = _without_credentials(workspace.resources(), settings)
         options = plan_options(settings, request, workspace)
-        fetched = _fetch(conn, options.ownership.scopes, settings.parallelism)
+        fetched = _fetch(conn, settings, options.ownership.scopes)
     return plan_against(local, _decode(fetched, local), options, conn, request.validate)
 
 
@@ -234,8 +250,9 @@ def validate_plan(plan: Plan, conn: Connection) -> Plan:
     return replace(plan, diagnostics=plan.diagnostics + tuple(warnings))
 
 
-def validate(local: Sequence[Local], conn: Connection) -> tuple[Diagnostic, ...]:
+def validate(local: Sequence[Local], conn: Connection, settings: Settings) -> tuple[Diagnostic, ...]:
     """The server's warnings on every resource; raises ValidationFailed on any refusal."""
+    identify(conn, settings)
     found: list[Diagnostic] = []
     for kind in kinds.ranked():
         found += kind.validate(conn, [r for r in local if r.key.kind == kind.info.name], frozenset())
@@ -252,7 +269,7 @@ def undeclared(keys: Iterable[Key], workspace: Workspace, remote: Mapping[Key, R
 # Applying
 
 
-def check_fresh(plan: Plan, conn: Connection, parallelism: int) -> None:
+def check_fresh(plan: Plan, conn: Connection, settings: Settings) -> None:
     """Refuse a plan made for another server or tenant, or whose resources moved on the server since."""
     if (plan.server, plan.tenant) != (conn.url, conn.tenant):
         raise PlanFileError(
@@ -260,8 +277,9 @@ def check_fresh(plan: Plan, conn: Connection, parallelism: int) -> None:
             f"not {conn.url} (tenant {conn.tenant}); nothing was applied"
         )
     current: dict[Key, object] = {}
+    identify(conn, settings)
     for info in plan.kinds:
-        current.update(kinds.get(info.name).versions(conn, plan.scope, parallelism))
+        current.update(kinds.get(info.name).versions(conn, plan.scope, settings.parallelism))
     moved = {c.key: (c.version_before, current.get(c.key)) for c in plan.changes if current.get(c.key) != c.version_before}
     if moved:
         raise StalePlan(moved)
@@ -284,7 +302,7 @@ def apply(
     """
     if not plan.has_changes:
         return ApplyReport()
-    fresh = lambda: check_fresh(plan, conn, settings.parallelism)  # noqa: E731
+    fresh = lambda: check_fresh(plan, conn, settings)  # noqa: E731
     if settings.lock.enabled:
         holding = ApplyLock(conn, settings.lock, warn=warn, stop=stop, meanwhile=fresh)
     else:

@@ -101,6 +101,7 @@ class ServerOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     verify_tls: bool = True
     ca_cert: str | None = None
+    kestra_version: str | None = None  # the server's version, when it must not be asked (kestrasync.server)
 
 
 class Transient(Exception):
@@ -134,6 +135,7 @@ class Connection:
         self.timeout = options.timeout
         self.sleep = sleep
         self.stop = stop  # once set, failed requests are not retried, and requests in flight end soon
+        self.kestra = None  # the server's version and edition (kestrasync.server.Kestra), once known
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
         self._verify = _verify(options)
@@ -240,7 +242,9 @@ class Connection:
         request = f"{method} {path}"
         try:
             with _bounded(time.monotonic() + self.timeout, self.stop):
-                response = self._read(self.http.build_request(method, path, **kwargs), max_bytes, method, path)
+                # A path under /api/ is the server's own (GET /api/v1/configs), not the tenant's.
+                target = self.url + path if path.startswith("/api/") else path
+                response = self._read(self.http.build_request(method, target, **kwargs), max_bytes, method, path)
         except _DeadlinePassed:
             raise Transient(ServerUnreachable(
                 f"The Kestra server at {self.url} did not answer {request} within {self.timeout:g} s (server.timeout)."

@@ -144,7 +144,7 @@ class Watcher:
         request = self._request()
         try:
             scopes = engine.plan_options(self.settings, request, self.workspace).ownership.scopes
-            self.state.remote = engine.read(self.conn, scopes, self.workspace.current(), self.settings.parallelism)
+            self.state.remote = engine.read(self.conn, self.settings, scopes, self.workspace.current())
             plan, refused = engine.watch_plan(self.settings, request, self.workspace, self.state.remote, self.conn, validate=True)
         except KestraSyncError as error:
             self._failed(error, set())
@@ -165,7 +165,7 @@ class Watcher:
             return
         request = self._request(frozenset(keys))
         try:
-            engine.remember(self.state.remote, engine.refresh(self.conn, keys, self.settings.parallelism))
+            engine.remember(self.state.remote, engine.refresh(self.conn, self.settings, keys))
             plan, _ = engine.watch_plan(self.settings, request, self.workspace, self.state.remote, self.conn, validate=False)
         except KestraSyncError as error:
             self._failed(error, keys)

@@ -296,7 +296,9 @@ def test_export_entries_whose_names_fit_two_flows_are_matched_by_content(repo, c
     server.reset(store=False, counters=True, faults=True)
     result = cli("plan")
     assert "No changes. 4 flow(s) match the server." in result.stdout, result.output
-    assert server.request_counts() == {"GET /api/v1/{tenant}/flows/search": 1, "GET /api/v1/{tenant}/flows/export/by-query": 1}
+    assert server.request_counts() == {
+        "GET /api/v1/configs": 1, "GET /api/v1/{tenant}/flows/search": 1, "GET /api/v1/{tenant}/flows/export/by-query": 1,
+    }
 
 
 def test_a_flow_id_ending_in_yaml_is_not_taken_for_another(repo, cli, server):
