@@ -115,7 +115,8 @@ def apply_change(change: Change, conn: Connection) -> ApplyResult:
     try:
         version = kinds.get(change.key.kind).write(conn, change)
     except KestraSyncError as error:
-        where = f"{change.after.location}: " if change.after else ""
+        location = getattr(error, "location", None) or (change.after.location if change.after else None)
+        where = f"{location}: " if location else ""
         return ApplyResult(
             change,
             ResultStatus.FAILED,

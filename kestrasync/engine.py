@@ -185,6 +185,8 @@ def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: 
     """Plan from resources already read (the watcher keeps the server's state between saves)."""
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = make_plan(local, remote, options, server=conn.url, tenant=conn.tenant, created_at=created_at)
+    if conn.kestra is not None:
+        result = replace(result, kestra=str(conn.kestra).removeprefix("Kestra "))
     return validate_plan(result, conn) if validate else result
 
 

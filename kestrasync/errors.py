@@ -128,11 +128,24 @@ class AuthRejected(ServerError):
 class ApiError(ServerError):
     """An unexpected answer; `messages` are Kestra's own error texts."""
 
-    def __init__(self, message: str, *, status: int, method: str, path: str, messages: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        path: str,
+        messages: tuple[str, ...] = (),
+        problem: str | None = None,
+        pointers: tuple[str, ...] = (),
+    ):
         self.status = status
         self.method = method
         self.path = path
         self.messages = messages
+        self.problem = problem  # a 2.x problem document's type: `entity-already-exists`
+        self.pointers = pointers  # where in the resource its errors are (JSON pointers)
+        self.location: SourceLocation | None = None  # where in a file, once a kind has found it
         super().__init__(message)
 
 

@@ -325,6 +325,12 @@ class Connection:
         if response.history:  # the answer came from where a redirect led (without our credentials if elsewhere)
             where = f"{self.url} (redirected to {response.url.scheme}://{response.url.netloc.decode()})"
         if status == 401:
+            kestra = self.kestra
+            if kestra is not None and kestra.edition == "EE" and kestra.at_least(2) and not self.credentials.token:
+                return AuthRejected(
+                    f"The Kestra server at {where} ({kestra}) refused {self.credentials.describe()} (401 Unauthorized): "
+                    "Kestra Enterprise 2.x takes API tokens only; set KESTRA_API_TOKEN (a token made in Kestra's UI)."
+                )
             return AuthRejected(
                 f"The Kestra server at {where} refused {self.credentials.describe()} (401 Unauthorized); "
                 "check KESTRA_USERNAME / KESTRA_PASSWORD or KESTRA_API_TOKEN."
@@ -334,18 +340,14 @@ class Connection:
                 f"The Kestra server at {where} does not allow {self.credentials.describe()} to {method} {path} (403 Forbidden)."
             )
         messages = error_messages(response)
+        problem, pointers = problem_of(response)
         detail = "; ".join(messages) if messages else response.reason_phrase
+        details = dict(status=status, method=method, path=path, messages=messages, problem=problem, pointers=pointers)
         if status == 400 and "tenant" in detail.lower():
-            return ApiError(
-                f"The Kestra server at {where} refused tenant '{self.tenant}': {detail}",
-                status=status, method=method, path=path, messages=messages,
-            )
+            return ApiError(f"The Kestra server at {where} refused tenant '{self.tenant}': {detail}", **details)
         if status == 404 and route_must_exist:
             detail = f"{detail} (is {self.url} a Kestra server, and tenant '{self.tenant}' right?)"
-        return ApiError(
-            f"The Kestra server at {where} answered {status} to {method} {path}: {detail}",
-            status=status, method=method, path=path, messages=messages,
-        )
+        return ApiError(f"The Kestra server at {where} answered {status} to {method} {path}: {detail}", **details)
 
 
 class Fields:
@@ -437,6 +439,21 @@ def error_messages(response: httpx.Response) -> tuple[str, ...]:
         return tuple(m for m in itemized if m)
     headline = body.get("message") or body.get("detail") or body.get("title")
     return (_shown(headline),) if headline else ()
+
+
+def problem_of(response: httpx.Response) -> tuple[str | None, tuple[str, ...]]:
+    """An RFC 9457 problem document's type (the last segment of its `type` URI: `entity-already-exists`),
+    what 2.x callers branch on, and the JSON pointers of its `errors` (`/tasks/0/type`); (None, ())
+    for any other body."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None, ()
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return None, ()
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    pointers = tuple(item["pointer"] for item in errors if isinstance(item, dict) and isinstance(item.get("pointer"), str))
+    return body["type"].rstrip("/").rsplit("/", 1)[-1], pointers
 
 
 def retry_after(value: str | None) -> float | None:

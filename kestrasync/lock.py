@@ -5,7 +5,7 @@ changing. The lock is a KV entry (namespace and key configurable) whose value na
 random token and an expiry; apply takes it before planning and gives it back when done. A lock past
 its expiry was left by a process that died: it is taken over, with a warning.
 
-Kestra's KV store has no compare-and-set, so taking the lock writes, waits a moment and reads back:
+Kestra's KV store has no compare-and-set (see KvStore), so taking the lock writes, waits a moment and reads back:
 if another writer came last, its token is there and we wait. This narrows the race to writers less
 than a moment apart; it cannot close it, which is why the lock is advisory.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from kestrasync.errors import Interrupted, KestraSyncError, LockFailed, LockHeld
-from kestrasync.http import Connection, segment
+from kestrasync.http import Connection, Fields, segment
 
 VERIFY_DELAY = 0.1  # seconds between writing the lock and reading it back
 POLL = 1.0  # seconds between looks while waiting for a held lock
@@ -41,7 +41,14 @@ class LockOptions:
 
 
 class KvStore:
-    """Kestra's KV entries of one namespace, as the lock needs them."""
+    """Kestra's KV entries, as the lock needs them (1.x and 2.x alike).
+
+    Written as `text/plain` (the only type 2.0 takes; 1.x takes it too), which Kestra reads as JSON
+    when it is JSON; read as `{type, value}` (2.x adds `revision`, `updated`). An entry past its TTL
+    that the server has not dropped yet answers 410 "Resource has expired": absent. Kestra's KV PUT
+    takes no expected revision (KVController.setKeyValue reads only the `ttl` and `description`
+    headers), so there is no compare-and-set to close the lock's race with.
+    """
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -49,16 +56,13 @@ class KvStore:
     def get(self, namespace: str, key: str):
         """The value of a KV entry, or None when absent (or expired)."""
         path = _kv_path(namespace, key)
-        response = self.conn.send("GET", path, allow={404})
-        if response.status_code == 404:
+        response = self.conn.send("GET", path, allow={404, 410})
+        if response.status_code in (404, 410):
             return None
-        body = self.conn.json(response, "GET", path)
-        if not isinstance(body, dict):
-            raise self.conn.unexpected("GET", path, "a KV entry without a value")
-        return body.get("value")
+        return Fields(self.conn, "GET", path, self.conn.json(response, "GET", path), "a KV entry").value.get("value")
 
     def put(self, namespace: str, key: str, value, ttl_seconds: int | None = None) -> None:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "text/plain"}
         if ttl_seconds is not None:
             headers["ttl"] = f"PT{int(ttl_seconds)}S"  # an ISO-8601 duration
         self.conn.send("PUT", _kv_path(namespace, key), content=json.dumps(value).encode("utf-8"), headers=headers)

@@ -85,11 +85,13 @@ class Local:
 @dataclass(frozen=True, slots=True)
 class Remote:
     """A resource as the server holds it. `version` is None when it was not read: a plan reads it
-    only for resources that may change."""
+    only for resources that may change. `note` says why the server's copy must be written again even
+    where its content matches (an unpublished draft, a flow the server cannot read)."""
 
     key: Key
     content: Content
     version: Version | None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,7 @@ class Plan:
     kinds: tuple[KindInfo, ...]
     changes: tuple[Change, ...]
     unchanged: Mapping[str, int] = field(default_factory=dict)
+    kestra: str = ""  # the server's version and edition, as read: "2.0.3 OSS"
     prune: bool = False
     skipped_cosmetic: tuple[Key, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()

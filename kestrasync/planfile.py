@@ -85,6 +85,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "type": PLAN_TYPE,
         "server": plan.server,
         "tenant": plan.tenant,
+        "kestra": plan.kestra,
         "scope": list(plan.scope),
         "kinds": [info.name for info in plan.kinds],
         "created_at": plan.created_at,
@@ -110,6 +111,7 @@ def plan_from_dict(data: dict) -> Plan:
     return Plan(
         server=data["server"],
         tenant=data["tenant"],
+        kestra=data["kestra"],
         scope=tuple(data["scope"]),
         kinds=planned,
         changes=changes,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from kestrasync import kinds
 from kestrasync.errors import PlanRefused
 from kestrasync.kinds.base import Kind
-from kestrasync.model import Action, Change, Detail, Key, Local, Plan, Remote, UpdateKind
+from kestrasync.model import Action, Change, Detail, Diagnostic, Key, Local, Plan, Remote, Severity, UpdateKind
 
 
 def in_namespace(namespace: str, prefix: str) -> bool:
@@ -90,14 +90,18 @@ def change_for(local: Local | None, remote: Remote | None, kind: Kind) -> Change
     """The change that makes the server hold `local` (None: delete `remote`); None when nothing would change."""
     if remote is None:
         return Change(Action.CREATE, local.key, None, local, summary=(Detail(f"new {kind.info.noun}"),))
-    if local is not None and kind.same(local, remote):
+    same = local is not None and kind.same(local, remote)
+    if same and remote.note is None:
         return None
     if remote.version is None:  # only a resource the repository holds unchanged is read without it
         raise ValueError(f"{remote.key} differs from the repository but its version was not read")
+    noted = (Detail(remote.note),) if remote.note else ()
     if local is None:
-        return Change(Action.DELETE, remote.key, remote, None, summary=(Detail("no file declares it"),))
+        return Change(Action.DELETE, remote.key, remote, None, summary=(Detail("no file declares it"), *noted))
+    if same:  # the content matches, the state does not: written again, for its note
+        return Change(Action.UPDATE, local.key, remote, local, UpdateKind.SEMANTIC, noted, "")
     update = kind.describe(local, remote)
-    return Change(Action.UPDATE, local.key, remote, local, update.update_kind, update.summary, update.diff)
+    return Change(Action.UPDATE, local.key, remote, local, update.update_kind, noted + update.summary, update.diff)
 
 
 def make_plan(
@@ -122,12 +126,14 @@ def make_plan(
             f"repository owns ({', '.join(options.ownership.prefixes)}); add its namespace to `namespaces` in kestra-sync.yaml"
         )
     remote = {k: r for k, r in remote.items() if k.namespace in owned}
-    writes, deletes, skipped, unchanged = [], [], [], Counter()
+    writes, deletes, skipped, unchanged, notes = [], [], [], Counter(), []
     for key in sorted(local_by_key.keys() | remote.keys()):
         if not options.selects(key):
             continue
         local_resource = local_by_key.get(key)
         if local_resource is None and (not options.prune.enabled or options.prune.is_protected(key.namespace)):
+            if remote[key].note:  # left alone, but said: it is in no state to be left alone unseen
+                notes.append(Diagnostic(Severity.WARNING, f"{remote[key].note}; no file declares it (--prune deletes it)", key))
             continue
         change = change_for(local_resource, remote.get(key), kinds.get(key.kind))
         if change is None:
@@ -153,6 +159,7 @@ def make_plan(
         unchanged={kind.info.name: unchanged[kind.info.name] for kind in planned},
         prune=options.prune.enabled,
         skipped_cosmetic=tuple(skipped),
+        diagnostics=tuple(notes),
         created_at=created_at,
     )
 

@@ -14,15 +14,19 @@ from kestrasync.errors import ApiError, AuthRejected, ServerUnreachable
 from kestrasync.http import Connection, Credentials, RetryPolicy, ServerOptions, error_messages
 from kestrasync.kinds.flows import api
 from kestrasync.model import Key, Local, SourceLocation
+from kestrasync.server import Kestra
 
 SECRET = "S3cret-Passw0rd!"
 FLOW = Local(Key("flow", "company", "a"), flow_yaml("company", "a"), SourceLocation("flows/a.yml"))
 
 
-def connection(handler, *, attempts: int = 3, stop: threading.Event | None = None, sleeps: list | None = None) -> Connection:
+def connection(handler, *, attempts: int = 3, stop: threading.Event | None = None, sleeps: list | None = None,
+               kestra: str = "1.0.0") -> Connection:
     options = ServerOptions(url="http://kestra:8080", credentials=Credentials("admin@kestra.io", SECRET),
                             retry=RetryPolicy(attempts=attempts, base_delay=0.01))
-    return Connection(options, transport=httpx.MockTransport(handler), sleep=(sleeps.append if sleeps is not None else lambda s: None), stop=stop)
+    conn = Connection(options, transport=httpx.MockTransport(handler), sleep=(sleeps.append if sleeps is not None else lambda s: None), stop=stop)
+    conn.kestra = Kestra(kestra, "OSS")
+    return conn
 
 
 def answer(status: int, body=None, content_type: str = "application/json", headers: dict | None = None):
@@ -254,3 +258,103 @@ def test_the_redaction_hides_every_form_of_a_secret():
     text = f'p"a ss/wörd {json.dumps("p" + chr(34) + "a ss/wörd")} p%22a%20ss%2Fw%C3%B6rd p%22a+ss%2Fw%C3%B6rd Basic {basic}'
     assert redact(text) == 'p"a ss/wörd'.replace('p"a ss/wörd', "***") + ' "***" *** *** Basic ***'
     assert Redactor()("nothing to hide") == "nothing to hide"
+
+
+def zip_of(entries: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        for name, text in entries.items():
+            zip_file.writestr(name, text)
+    return archive.getvalue()
+
+
+def test_2x_drafts_and_flows_kestra_cannot_read_are_noted():
+    """2.x: the search says which flows are draft-headed and which it cannot read (those the export
+    leaves out: they are read alone); a plan must never take them as they are."""
+    broken = flow_yaml("company", "broken", extra="taskDefaults: []\n")
+    listed = [{"namespace": "company", "id": "a", "revision": 4, "draft": True},
+              {"namespace": "company", "id": "broken", "revision": 2, "exception": "Unrecognized field \"taskDefaults\""}]
+
+    def server(request):
+        if request.url.path.endswith("/export/by-query"):
+            return httpx.Response(200, content=zip_of({"company/a.yaml": FLOW.content}))
+        if request.url.path.endswith("/flows/company/broken"):
+            return answer(200, {"namespace": "company", "id": "broken", "revision": 2, "source": broken, "draft": False})
+        return answer(200, {"results": listed, "total": 2})
+
+    remotes = api.fetch(connection(server, kestra="2.0.3"), ["company"], 1).remotes({FLOW.key: FLOW})
+    assert remotes[FLOW.key].note.startswith("the server holds an unpublished draft at revision 4")
+    assert remotes[FLOW.key].version == 4  # the search's: the pages were decoded, drafts being possible
+    assert remotes[Key("flow", "company", "broken")].note == 'Kestra cannot read the flow it holds (Unrecognized field "taskDefaults")'
+
+
+def test_2x_writes_are_published_and_a_create_that_exists_is_settled_by_its_type():
+    seen = []
+
+    def server(request):
+        seen.append((request.method, dict(request.url.params)))
+        if request.method == "POST":
+            return answer(409, {"type": "https://kestra.io/docs/api-reference/problems/entity-already-exists", "title": "Entity already exists",
+                                "status": 409, "detail": "A flow with id 'a' already exists in namespace 'company'."}, "application/problem+json")
+        return stored_flow(FLOW.content, 3)
+
+    created = api.create(connection(server, kestra="2.0.3"), FLOW)
+    assert created.version == 3  # already there with this text: an earlier try's answer was lost
+    assert seen[0] == ("POST", {"draft": "false"})
+    assert api.update(connection(server, kestra="2.0.3"), FLOW).version == 3
+    assert seen[-1] == ("PUT", {"draft": "false"})
+    assert api.update(connection(server, kestra="1.0.0"), FLOW) and seen[-1] == ("PUT", {})
+
+
+def test_a_create_over_another_text_that_exists_is_refused():
+    def server(request):
+        if request.method == "POST":
+            return answer(422, {"message": "Invalid entity: flow.id: Flow id already exists", "_embedded": {"errors": [{"message": "Flow id already exists", "path": "flow.id"}]}})
+        return stored_flow(flow_yaml("company", "a", message="someone else's"))
+
+    with pytest.raises(ApiError, match="answered 422 to POST /flows: flow.id: Flow id already exists"):
+        api.create(connection(server), FLOW)
+
+
+@pytest.mark.parametrize("kestra, status, body", [
+    ("1.0.0", 409, {"message": "Illegal state: Flow company.a has revision 3"}),
+    ("2.0.3", 500, {"type": "https://kestra.io/docs/api-reference/problems/internal-error", "title": "Internal server error", "status": 500,
+                    "detail": "An unexpected error occurred. Quote the traceId when contacting support.", "traceId": "4bf9"}),
+])
+def test_a_delete_race_is_a_sentence_in_both_versions(kestra, status, body):
+    conn = connection(lambda request: answer(status, body, "application/problem+json" if "type" in body else "application/json"), kestra=kestra, attempts=0)
+    with pytest.raises(ApiError, match=f"did not delete flow company/a: it changed while being deleted \\(answered {status} to DELETE"):
+        api.delete(conn, FLOW.key)
+
+
+def test_the_lock_writes_kv_as_text_and_an_expired_entry_is_absent():
+    from kestrasync.lock import KvStore
+
+    seen = []
+
+    def server(request):
+        seen.append((request.method, request.headers.get("Content-Type"), request.headers.get("ttl")))
+        if request.method == "GET":
+            return answer(410, {"type": "https://kestra.io/docs/api-reference/problems/resource-expired", "title": "Resource has expired",
+                                "status": 410, "detail": "Resource has expired"}, "application/problem+json")
+        return httpx.Response(200)
+
+    kv = KvStore(connection(server, kestra="2.0.3"))
+    assert kv.get("system", "kestra-sync-lock") is None
+    kv.put("system", "kestra-sync-lock", {"holder": "me"}, ttl_seconds=60)
+    assert seen[-1] == ("PUT", "text/plain", "PT60S")
+
+
+def test_basic_credentials_refused_by_enterprise_2x_say_what_it_takes():
+    conn = connection(lambda request: answer(401, {"type": "https://kestra.io/docs/api-reference/problems/unauthenticated",
+                                                   "title": "Authentication required", "status": 401}, "application/problem+json"),
+                      kestra="2.0.3")
+    conn.kestra = Kestra("2.0.3", "EE")
+    with pytest.raises(AuthRejected, match="Kestra Enterprise 2.x takes API tokens only; set KESTRA_API_TOKEN"):
+        conn.send("GET", "/flows/search")
+    conn.kestra = Kestra("2.0.3", "OSS")
+    with pytest.raises(AuthRejected, match="check KESTRA_USERNAME / KESTRA_PASSWORD"):
+        conn.send("GET", "/flows/search")

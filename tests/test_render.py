@@ -38,7 +38,7 @@ def sample_plan() -> Plan:
     options = PlanOptions(Ownership(prefixes=("company",)), prune=PruneOptions(enabled=True))
     plan = make_plan([new, semantic, cosmetic], remote, options, server="http://kestra:8080", tenant="main", created_at="2026-12-01T00:00:00+00:00")
     warning = Diagnostic(Severity.WARNING, "The subflow 'x' not found in namespace 'company'.", new.key, new.location)
-    return replace(plan, diagnostics=(warning,))
+    return replace(plan, diagnostics=(warning,), kestra="1.0.0 OSS")
 
 
 def sample_report(plan: Plan) -> ApplyReport:
@@ -114,7 +114,7 @@ diagnostics = st.builds(Diagnostic, st.sampled_from(Severity), st.text(), st.non
 def test_any_plan_round_trips_through_the_plan_file_format(changes, unchanged, skipped, found, scope):
     from kestrasync.kinds import FLOWS
 
-    plan = Plan("http://k", "main", tuple(scope), (FLOWS.info,), tuple(changes), {"flow": unchanged}, True,
+    plan = Plan("http://k", "main", tuple(scope), (FLOWS.info,), tuple(changes), {"flow": unchanged}, "2.0.3 OSS", True,
                 tuple(skipped), tuple(found), "2026-12-01T00:00:00+00:00")
     assert plan_from_dict(json.loads(json.dumps(plan_to_dict(plan)))) == plan
 

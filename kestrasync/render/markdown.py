@@ -54,7 +54,8 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     head = [
         "### kestra-sync plan",
         "",
-        f"Server `{plan.server}` · tenant `{plan.tenant}` · namespaces {', '.join(f'`{s}`' for s in plan.scope) or '(none)'}",
+        f"Server `{plan.server}` · tenant `{plan.tenant}`" + (f" · Kestra {plan.kestra}" if plan.kestra else "")
+        + f" · namespaces {', '.join(f'`{s}`' for s in plan.scope) or '(none)'}",
         "",
         f"**{plan.summary_line()}**",
         "",

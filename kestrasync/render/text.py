@@ -33,7 +33,8 @@ def colored_diff(diff: str, color: bool) -> str:
 
 def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
     """The plan: writes per kind, then deletes set apart, then warnings and the summary line."""
-    lines = [paint(f"kestra-sync plan for {plan.server} (tenant {plan.tenant})", "bold", color)]
+    server = f"tenant {plan.tenant}" + (f", Kestra {plan.kestra}" if plan.kestra else "")
+    lines = [paint(f"kestra-sync plan for {plan.server} ({server})", "bold", color)]
     lines.append(f"Namespaces: {', '.join(plan.scope) or '(none)'}")
     for info, deleting, changes in grouped(plan):
         title = f"{info.plural.capitalize()} to DELETE (prune):" if deleting else f"{info.plural.capitalize()} to write:"

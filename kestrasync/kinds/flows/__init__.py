@@ -10,16 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from kestrasync.errors import ValidationFailed
+from kestrasync.errors import ApiError, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
 from kestrasync.kinds.flows import api
 from kestrasync.kinds.flows.diff import classify, is_same_source
 from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
-from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, Version
+from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, SourceLocation, Version
 from kestrasync.textdiff import unified_diff
 from kestrasync.walk import ScanOptions
+from kestrasync.yamltext import locate
 
 # Kestra's warning for a Subflow whose target does not exist (yet).
 _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
@@ -52,12 +53,17 @@ class FlowKind:
         return api.versions(conn, scopes, parallelism)
 
     def write(self, conn: Connection, change: Change) -> Version | None:
-        if change.action is Action.CREATE:
-            return api.create(conn, change.after).version
-        if change.action is Action.UPDATE:
-            return api.update(conn, change.after).version
-        api.delete(conn, change.key)
-        return None
+        try:
+            if change.action is Action.CREATE:
+                return api.create(conn, change.after).version
+            if change.action is Action.UPDATE:
+                return api.update(conn, change.after).version
+            api.delete(conn, change.key)
+            return None
+        except ApiError as error:
+            if error.pointers and change.after is not None:
+                error.location = _located(change.after, error.pointers[0])
+            raise
 
     def validate(self, conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
         """The server's warnings; ValidationFailed on any constraint violation. A warning that a
@@ -77,6 +83,15 @@ class FlowKind:
         if errors:
             raise ValidationFailed(errors)
         return tuple(warnings)
+
+
+def _located(flow: Local, pointer: str) -> SourceLocation:
+    """Where in the flow's file a 2.x error's pointer lands (the document's start when it lands nowhere)."""
+    found = locate(flow.content, pointer)
+    if found is None:
+        return flow.location
+    line, column = found
+    return SourceLocation(flow.location.path, flow.location.line + line - 1, column)
 
 
 FLOWS = FlowKind()

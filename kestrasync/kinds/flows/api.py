@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import httpx
@@ -38,6 +38,7 @@ MAX_EXPORT_BYTES = 512 * 1024 * 1024  # an export, received and inflated
 # Answers to the export that mean "not here": read the flows one by one instead.
 EXPORT_MISSING = frozenset({404, 405, 500, 501})
 T = TypeVar("T")
+Listed = tuple[int, "str | None"]  # what a search says of a flow: its revision, and a note on its state (2.x)
 
 
 def fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> FetchedFlows:
@@ -48,8 +49,8 @@ def fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> FetchedF
 def versions(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[Key, int]:
     """The revision of every live flow under `scopes`: what a saved plan's freshness is checked against."""
     found: dict[Key, int] = {}
-    for revisions, pages in parallel(lambda scope: _search(conn, scope, parallelism), scopes, parallelism):
-        found.update(_add_pages(conn, revisions, pages))
+    for listed, pages in parallel(lambda scope: _search(conn, scope, parallelism), scopes, parallelism):
+        found.update((key, revision) for key, (revision, _) in _add_pages(conn, listed, pages).items())
     return found
 
 
@@ -75,7 +76,13 @@ def create(conn: Connection, local: Local) -> Remote:
         raise failure  # another text holds the id: not ours to overwrite
 
     def attempt() -> Remote:
-        response = conn.send("POST", "/flows", content=_body(local), headers={"Content-Type": YAML}, retry=False, max_bytes=MAX_FLOW_BYTES)
+        try:
+            response = conn.send("POST", "/flows", content=_body(local), headers={"Content-Type": YAML}, params=_published(conn),
+                                 retry=False, max_bytes=MAX_FLOW_BYTES)
+        except ApiError as error:
+            if _exists(error) and (stored := settle(error)) is not None:
+                return stored  # an earlier try's answer was lost, but the flow is there, with this text
+            raise
         return _kept(conn, _remote(conn, response, "POST", "/flows", local.key), local, "POST /flows")
 
     return conn.retrying(attempt, settle)
@@ -83,8 +90,27 @@ def create(conn: Connection, local: Local) -> Remote:
 
 def update(conn: Connection, local: Local) -> Remote:
     path = _flow_path(local.key)
-    response = conn.send("PUT", path, content=_body(local), headers={"Content-Type": YAML}, max_bytes=MAX_FLOW_BYTES)
+    response = conn.send("PUT", path, content=_body(local), headers={"Content-Type": YAML}, params=_published(conn),
+                         max_bytes=MAX_FLOW_BYTES)
     return _kept(conn, _remote(conn, response, "PUT", path, local.key), local, f"PUT {path}")
+
+
+def _published(conn: Connection) -> dict[str, str]:
+    """2.x saves a write as a draft when asked: kestra-sync always writes what runs."""
+    return {"draft": "false"} if _drafts(conn) else {}
+
+
+def _drafts(conn: Connection) -> bool:
+    """Whether the server may hold drafts (2.0 on): unknown counts as yes, the safe side."""
+    return conn.kestra is None or conn.kestra.at_least(2)
+
+
+def _exists(error: ApiError) -> bool:
+    """Kestra's answer to creating a flow that exists: 409 `entity-already-exists` in 2.x (its type is
+    what to branch on), 422 `Flow id already exists` in 1.x (which has no types)."""
+    if error.problem is not None:
+        return error.problem == "entity-already-exists"
+    return error.status == 422 and any("already exists" in message for message in error.messages)
 
 
 def _kept(conn: Connection, stored: Remote, sent: Local, request: str) -> Remote:
@@ -101,8 +127,20 @@ def _kept(conn: Connection, stored: Remote, sent: Local, request: str) -> Remote
 
 
 def delete(conn: Connection, key: Key) -> None:
-    """Kestra deletes softly: a tombstone revision. An already-deleted flow is not an error."""
-    conn.send("DELETE", _flow_path(key), allow={404})
+    """Kestra deletes softly: a tombstone revision. An already-deleted flow is not an error. A flow
+    saved while it is deleted makes Kestra refuse: 409 `Illegal state` in 1.x, 500 `internal-error`
+    in 2.x (which leaves that exception unmapped); said as such."""
+    path = _flow_path(key)
+    try:
+        conn.send("DELETE", path, allow={404})
+    except ApiError as error:
+        if (error.status, error.problem) in ((409, None), (500, "internal-error")):
+            raise ApiError(
+                f"The Kestra server at {conn.url} did not delete flow {key}: it changed while being deleted "
+                f"(answered {error.status} to DELETE {path}); plan and apply again.",
+                status=error.status, method="DELETE", path=path, messages=error.messages, problem=error.problem,
+            ) from None
+        raise
 
 
 def validate(conn: Connection, sources: Sequence[str]) -> list[dict]:
@@ -143,11 +181,11 @@ def parallel(read: Callable[[str], T], items: Sequence[str], parallelism: int) -
 
 @dataclass
 class _Scope:
-    """One scope as received: the revisions of its first search page, its other pages (not yet
-    decoded) and its export; or its flows, read one by one when the server refused the export."""
+    """One scope as received: what its first search page lists, its other pages (not yet decoded)
+    and its export; or its flows, read one by one when the server refused the export."""
 
     prefix: str
-    revisions: dict[Key, int]
+    listed: dict[Key, Listed]
     pages: list[httpx.Response]
     export: httpx.Response | None
     flows: dict[Key, Remote] | None = None
@@ -157,31 +195,33 @@ def _fetch_scope(conn: Connection, scope: str, parallelism: int) -> _Scope:
     # Every search page is received before the export is asked for: a flow saved in between then
     # shows a newer source with an older revision, which makes a saved plan look stale (safe), never
     # the reverse.
-    revisions, pages = _search(conn, scope, parallelism)
+    listed, pages = _search(conn, scope, parallelism)
     try:
         export = conn.send("GET", EXPORT, params={"filters[namespace][PREFIX]": scope}, max_bytes=MAX_EXPORT_BYTES)
     except ApiError as error:
         if error.status not in EXPORT_MISSING:
             raise
-        return _Scope(scope, revisions, [], None, _get_each(conn, _add_pages(conn, revisions, pages), parallelism))
-    return _Scope(scope, revisions, pages, export)
+        return _Scope(scope, listed, [], None, _get_each(conn, _add_pages(conn, listed, pages), parallelism))
+    return _Scope(scope, listed, pages, export)
 
 
-def _get_each(conn: Connection, keys: Iterable[Key], parallelism: int) -> dict[Key, Remote]:
-    """The flows `keys`, one GET each: only where the bulk read cannot serve."""
+def _get_each(conn: Connection, listed: Mapping[Key, Listed], parallelism: int) -> dict[Key, Remote]:
+    """The flows `listed`, one GET each, with what the search said of their state: only where the
+    bulk read cannot serve (no export, or a flow the export leaves out: a 2.x flow Kestra cannot read)."""
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        return {flow.key: flow for flow in pool.map(lambda key: get(conn, key), keys) if flow is not None}
+        flows = [flow for flow in pool.map(lambda key: get(conn, key), listed) if flow is not None]
+    return {flow.key: replace(flow, note=listed[flow.key][1] or flow.note) for flow in flows}
 
 
-def _search(conn: Connection, scope: str, parallelism: int) -> tuple[dict[Key, int], list[httpx.Response]]:
-    """The revisions on the first search page, and the other pages as received (not yet decoded):
-    the first page tells how many there are (at most MAX_FLOWS), the others are then fetched together."""
-    revisions, total = _revisions_in(conn, _search_page(conn, scope, 1))
+def _search(conn: Connection, scope: str, parallelism: int) -> tuple[dict[Key, Listed], list[httpx.Response]]:
+    """What the first search page lists, and the other pages as received (not yet decoded): the
+    first page tells how many there are (at most MAX_FLOWS), the others are then fetched together."""
+    listed, total = _listed_in(conn, _search_page(conn, scope, 1))
     pages = -(-total // SEARCH_PAGE_SIZE)
     if pages <= 1:
-        return revisions, []
+        return listed, []
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, pages - 1))) as pool:
-        return revisions, list(pool.map(lambda page: _search_page(conn, scope, page), range(2, pages + 1)))
+        return listed, list(pool.map(lambda page: _search_page(conn, scope, page), range(2, pages + 1)))
 
 
 def _search_page(conn: Connection, scope: str, page: int) -> httpx.Response:
@@ -190,11 +230,11 @@ def _search_page(conn: Connection, scope: str, page: int) -> httpx.Response:
     return conn.send("GET", SEARCH, params=params, route_must_exist=True)
 
 
-def _add_pages(conn: Connection, revisions: dict[Key, int], pages: list[httpx.Response]) -> dict[Key, int]:
-    """The revisions on `pages` added; each page is let go once decoded."""
+def _add_pages(conn: Connection, listed: dict[Key, Listed], pages: list[httpx.Response]) -> dict[Key, Listed]:
+    """What `pages` list, added; each page is let go once decoded."""
     while pages:
-        revisions.update(_revisions_in(conn, pages.pop())[0])
-    return revisions
+        listed.update(_listed_in(conn, pages.pop())[0])
+    return listed
 
 
 def _disagree(conn: Connection, scope: str, how: str) -> ApiError:
@@ -205,21 +245,33 @@ def _disagree(conn: Connection, scope: str, how: str) -> ApiError:
     )
 
 
-def _revisions_in(conn: Connection, page: httpx.Response) -> tuple[dict[Key, int], int]:
-    """The revisions of a search page, and the total it says; every field checked."""
+def _listed_in(conn: Connection, page: httpx.Response) -> tuple[dict[Key, Listed], int]:
+    """What a search page lists (revisions, and 2.x's notes on drafts and flows it cannot read), and
+    the total it says; every field checked."""
     fields = Fields(conn, "GET", SEARCH, conn.json(page, "GET", SEARCH), "a search page")
     results = fields.items("results")
     total = fields.whole("total", 0, MAX_FLOWS)
     if len(results) > SEARCH_PAGE_SIZE:
         raise conn.unexpected("GET", SEARCH, f"a search page of {len(results):,} results where at most {SEARCH_PAGE_SIZE:,} were asked for")
-    revisions = {}
+    listed = {}
     for number, item in enumerate(results, 1):
         flow = Fields(conn, "GET", SEARCH, item, f"result {number} of a search page")
         key = Key(KIND, flow.text("namespace"), flow.text("id"))
-        if key in revisions:
+        if key in listed:
             raise conn.unexpected("GET", SEARCH, f"a search page listing flow {key} twice")
-        revisions[key] = flow.whole("revision", 1, MAX_REVISION)
-    return revisions, total
+        revision = flow.whole("revision", 1, MAX_REVISION)
+        listed[key] = revision, _state(flow, revision)
+    return listed, total
+
+
+def _state(flow: Fields, revision: int) -> str | None:
+    """A note on a flow 2.x holds in a state the repository cannot leave as it is (None: no such state)."""
+    exception = flow.text("exception", optional=True)
+    if exception:
+        return f"Kestra cannot read the flow it holds ({exception})"
+    if flow.flag("draft", optional=True):
+        return f"the server holds an unpublished draft at revision {revision}; apply publishes the repository's text and discards it"
+    return None
 
 
 class FetchedFlows:
@@ -257,19 +309,21 @@ class FetchedFlows:
 
     def _scope_flows(self, scope: _Scope, matcher: _Matcher, declared: int) -> dict[Key, Remote]:
         """The flows of one scope. Unchanged, they need no revision (the fast path): every export
-        entry is a repository flow with its text, and every repository flow of the scope is there.
-        Otherwise the pages are decoded, and search and export are joined. What a moment's change
-        explains is taken as such: a flow only the export holds was created after the search and is
-        left out (a plan creating it is refused as stale by apply); a flow only the search lists is
-        read alone. What no change explains, two texts of one flow, refuses the plan."""
+        entry is a repository flow with its text, every repository flow of the scope is there, and
+        the server has no drafts (before 2.0: the export leaves a draft-headed flow's draft out, so
+        only the search tells). Otherwise the pages are decoded, and search and export are joined.
+        What a moment's change explains is taken as such: a flow only the export holds was created
+        after the search and is left out (a plan creating it is refused as stale by apply); a flow only
+        the search lists is read alone (2.x leaves the flows it cannot read out of its export). What no
+        change explains, two texts of one flow, refuses the plan."""
         if scope.flows is not None:
             return scope.flows
         texts = _export_texts(self._conn, scope.export)
         scope.export = None  # its sources are in `texts` now: one copy while the pages are decoded
         matched, leftovers = matcher.match(texts)
-        if not leftovers and len(matched) == declared:
+        if not leftovers and len(matched) == declared and not _drafts(self._conn):
             return {key: Remote(key, text, None) for key, text in matched.items()}
-        revisions = _add_pages(self._conn, scope.revisions, scope.pages)
+        listed = _add_pages(self._conn, scope.listed, scope.pages)
         for text in leftovers:
             key = key_of(text)
             if key is None:
@@ -277,8 +331,9 @@ class FetchedFlows:
             if key in matched and not is_same_source(matched[key], text):
                 raise _disagree(self._conn, scope.prefix, f"its export holds two texts of flow {key}")
             matched[key] = text
-        flows = {key: Remote(key, text, revisions[key]) for key, text in matched.items() if key in revisions}
-        return flows | _get_each(self._conn, [key for key in revisions if key not in flows], self._parallelism)
+        flows = {key: Remote(key, text, *listed[key]) for key, text in matched.items() if key in listed}
+        unread = {key: state for key, state in listed.items() if key not in flows}
+        return flows | _get_each(self._conn, unread, self._parallelism)
 
 
 def _per_scope(prefixes: list[str], local: Mapping[Key, Local]) -> dict[str, int]:
@@ -345,7 +400,8 @@ def _remote(conn: Connection, response: httpx.Response, method: str, path: str, 
     found = Key(KIND, flow.text("namespace"), flow.text("id"))
     if found != key:
         raise conn.unexpected(method, path, f"flow {found} instead of {key}")
-    return Remote(key, flow.text("source"), flow.whole("revision", 1, MAX_REVISION))
+    revision = flow.whole("revision", 1, MAX_REVISION)
+    return Remote(key, flow.text("source"), revision, _state(flow, revision))
 
 
 def _body(local: Local) -> bytes:
