@@ -29,6 +29,7 @@ from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, ServerU
 from kestrasync.model import ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
+from kestrasync.server import Kestra
 from kestrasync.render import json as json_render
 from kestrasync.render import markdown as markdown_render
 from kestrasync.render import text as text_render
@@ -398,7 +399,10 @@ def validate(paths, config_file, overrides, offline) -> int:
     settings = settings_from(config_file, overrides)
     with ParsePool() as pool:
         local = engine.scan(settings, pool, list(paths) or None).resources()
-    emit(f"{len(local)} flow(s) pass the local checks.")
+    given = Kestra(settings.server.kestra_version) if settings.server.kestra_version else None
+    engine.admit(local, settings, given)
+    checked = f" for {given}" if given else ""
+    emit(f"{len(local)} flow(s) pass the local checks{checked}.")
     if offline or not settings.server.url:
         return EXIT_OK
     with _stop_on_signals() as (stop, _), engine.connect(settings, stop) as conn:

@@ -32,7 +32,7 @@ from kestrasync.server import Kestra, detect
 from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
-    "PlanRequest", "Workspace", "addressed", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "identify", "plan",
+    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "identify", "plan",
     "plan_against", "plan_options", "prune_paused", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
     "validate_plan", "watch_plan", "watched_roots",
 ]
@@ -162,7 +162,7 @@ def plan(
     versions are decoded only when a resource may change.
     """
     if workspace is not None:
-        local = _without_credentials(workspace.resources(), settings)
+        local = workspace.resources()
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, settings, options.ownership.scopes)
     elif settings.owned_namespaces:
@@ -170,14 +170,15 @@ def plan(
             scopes = Ownership(prefixes=settings.owned_namespaces).scopes
             fetching = reader.submit(_fetch, conn, settings, scopes)
             workspace = scan(settings, pool)
-            local = _without_credentials(workspace.resources(), settings)
+            local = workspace.resources()
             fetched = fetching.result()
         options = plan_options(settings, request, workspace)
     else:
         workspace = scan(settings, pool)
-        local = _without_credentials(workspace.resources(), settings)
+        local = workspace.resources()
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, settings, options.ownership.scopes)
+    local = admit(local, settings, conn.kestra)
     return plan_against(local, _decode(fetched, local), options, conn, request.validate)
 
 
@@ -200,7 +201,7 @@ def watch_plan(
     the others. Pruning is also paused while a file is broken (see prune_paused).
     """
     options = plan_options(settings, request, workspace)
-    local = _without_credentials(workspace.current(), settings)
+    local = admit(workspace.current(), settings, conn.kestra)
     try:
         return plan_against(local, remote, options, conn, validate), None
     except ValidationFailed as refused:
@@ -216,14 +217,18 @@ def prune_paused(settings: Settings, request: PlanRequest, workspace: Workspace)
     return bool(workspace.broken) and (request.prune or settings.prune.enabled)
 
 
-def _without_credentials(local: Sequence[Local], settings: Settings) -> Sequence[Local]:
-    """The resources, unless a file holds the credentials kestra-sync uses: a plan shows and saves
-    what it writes, and whatever leaves the process is redacted, so such a file is refused where it is."""
+def admit(local: Sequence[Local], settings: Settings, kestra: Kestra | None) -> Sequence[Local]:
+    """The resources, unless some cannot be sent: what the server's version refuses (each kind's
+    caveats), and a file holding the credentials kestra-sync uses (a plan shows and saves what it
+    writes, and whatever leaves the process is redacted). ScanFailed names every one where it is."""
+    problems = [
+        FileError(caveat.location, caveat.message)
+        for resource in local
+        for caveat in resource.caveats
+        if kestra is not None and kestra.release >= caveat.since
+    ]
     secrets = [secret.encode() for secret in settings.server.credentials.secrets()]
-    if not secrets:
-        return local
-    problems = []
-    for resource in local:
+    for resource in local if secrets else ():
         content = resource.content if isinstance(resource.content, bytes) else resource.content.encode("utf-8")
         for secret in secrets:
             if secret in content:
@@ -231,7 +236,8 @@ def _without_credentials(local: Sequence[Local], settings: Settings) -> Sequence
                 problems.append(FileError(SourceLocation(resource.location.path, line), CREDENTIAL_IN_FILE))
                 break
     if problems:
-        raise ScanFailed(problems, files_noun())
+        ordered = sorted(problems, key=lambda e: (e.location.path, e.location.line, e.location.column))
+        raise ScanFailed(ordered, files_noun())
     return local
 
 
@@ -253,8 +259,9 @@ def validate_plan(plan: Plan, conn: Connection) -> Plan:
 
 
 def validate(local: Sequence[Local], conn: Connection, settings: Settings) -> tuple[Diagnostic, ...]:
-    """The server's warnings on every resource; raises ValidationFailed on any refusal."""
-    identify(conn, settings)
+    """What the server's version refuses (ScanFailed), then the server's warnings on every resource;
+    raises ValidationFailed on any refusal."""
+    admit(local, settings, identify(conn, settings))
     found: list[Diagnostic] = []
     for kind in kinds.ranked():
         found += kind.validate(conn, [r for r in local if r.key.kind == kind.info.name], frozenset())

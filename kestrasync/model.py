@@ -73,13 +73,25 @@ class SourceLocation:
 
 
 @dataclass(frozen=True, slots=True)
+class Caveat:
+    """Something in a resource that servers from version `since` (major, minor) on refuse, where it
+    is, and what replaces it (the message)."""
+
+    since: tuple[int, int]
+    location: SourceLocation
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Local:
-    """A resource as the repository declares it: its exact content, where it is, what it references."""
+    """A resource as the repository declares it: its exact content, where it is, what it references,
+    and what some server versions refuse in it."""
 
     key: Key
     content: Content
     location: SourceLocation
     references: tuple[Key, ...] = ()
+    caveats: tuple[Caveat, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from kestrasync import __version__
 from kestrasync.errors import FileError
 from kestrasync.files import write_atomically
-from kestrasync.model import Key, Local, SourceLocation
+from kestrasync.model import Caveat, Key, Local, SourceLocation
 
 Result = tuple[list[Local], list[FileError]]
 
@@ -83,8 +83,10 @@ class ScanCache:
                 text[start:end],
                 SourceLocation(shown, line),
                 tuple([Key(*reference) for reference in references]) if references else (),
+                tuple([Caveat((major, minor), SourceLocation(shown, at, column), message) for major, minor, at, column, message in caveats])
+                if caveats else (),
             )
-            for namespace, name, start, end, line, references in items
+            for namespace, name, start, end, line, references, caveats in items
         ], []
 
     def add(self, key: str, entry: list) -> None:
@@ -112,5 +114,6 @@ def entry_for(text: str | None, result: Result) -> list:
         start = text.index(local.content, position)
         position = start + len(local.content)
         references = [list(r) for r in local.references]
-        items.append([local.key.namespace, local.key.name, start, position, local.location.line, references])
+        caveats = [[*c.since, c.location.line, c.location.column, c.message] for c in local.caveats]
+        items.append([local.key.namespace, local.key.name, start, position, local.location.line, references, caveats])
     return ["resources", items]

@@ -73,3 +73,15 @@ def test_a_json_pointer_lands_on_its_line_in_the_file():
     assert locate(text, "/tasks/0/missing") == (5, 5)  # the deepest part that exists
     assert locate(text, "/id") == (2, 5)
     assert locate("not: [yaml", "/a") is None
+
+
+def test_references_in_the_2x_forms():
+    """A Subflow inside a Loop, and a Flow trigger's `dependsOn`."""
+    text = (
+        "id: caller\nnamespace: company\ntasks:\n"
+        "  - id: each\n    type: io.kestra.plugin.core.flow.Loop\n    values: [1, 2]\n    tasks:\n"
+        "      - id: call\n        type: io.kestra.plugin.core.flow.Subflow\n        namespace: company\n        flowId: child\n"
+        "triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    dependsOn:\n"
+        "      - namespace: company.up\n        flowId: upstream\n        states: [SUCCESS]\n"
+    )
+    assert source_references(text) == (Key("flow", "company", "child"), Key("flow", "company.up", "upstream"))

@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kestrasync.errors import FileError
 from kestrasync.kinds.flows.refs import KIND, SUBFLOW_TASKS, references
+from kestrasync.kinds.flows.versions import caveats
 from kestrasync.model import Key, Local, SourceLocation
 from kestrasync.scancache import Result
 from kestrasync.walk import ScanOptions
@@ -39,7 +40,7 @@ FLOW_KEYS = frozenset(
 # SnakeYAML's default code-point limit per document, which Kestra's parser inherits.
 MAX_DOCUMENT_CODE_POINTS = 3_145_728
 # Bump whenever a rule changes what a scan returns for the same bytes: it invalidates scan caches.
-RULES = "2"
+RULES = "3"
 
 # Keys under which a flowable task holds child tasks (Sequential, Parallel, If, Switch, ...).
 CHILD_TASK_KEYS = ("tasks", "then", "else", "errors", "finally", "afterExecution", "defaults")
@@ -120,7 +121,7 @@ def _flow_from(node: Node, text: str, location: SourceLocation) -> Local:
         if target == key and (_text(_fields(referrer).get("type")) or "").lower() in SUBFLOW_TASKS:
             raise at(referrer, f"task '{_text(_fields(referrer).get('id'))}' calls its own flow; Kestra refuses recursive calls")
         found.add(target)
-    return Local(key, text, location, tuple(sorted(found)))
+    return Local(key, text, location, tuple(sorted(found)), caveats(node, top, text, location))
 
 
 def _check_keys(flow: MappingNode) -> None:

@@ -1,4 +1,5 @@
-"""Which flows a flow calls (Subflow, ForEachItem) or listens to (Flow trigger): the reference walk.
+"""Which flows a flow calls (Subflow, ForEachItem) or listens to (Flow trigger: its `conditions`,
+`preconditions` or, in 2.x, `dependsOn`): the reference walk.
 
 It reads the composed YAML tree and nothing else: no admission rule (unknown keys, ids) decides what
 it finds, so a flow the server holds in a form this release would refuse keeps its references, and
@@ -102,6 +103,8 @@ def _trigger_references(fields: dict[str, Node], trigger: MappingNode) -> Iterat
     if type(preconditions) is MappingNode:
         for upstream in _mappings(_fields(preconditions).get("flows")):
             yield from _static(_fields(upstream), trigger)
+    for upstream in _mappings(fields.get("dependsOn")):  # 2.x: [{namespace, flowId, states, when}]
+        yield from _static(_fields(upstream), trigger)
 
 
 def _static(fields: dict[str, Node], node: MappingNode) -> Iterator[tuple[Key, MappingNode]]:
