@@ -39,10 +39,23 @@ def repo(tmp_path, monkeypatch) -> Repo:
     return repository
 
 
+# Every test of the tool that asks for `server` runs against the emulator in each mode it imitates.
+KESTRA_VERSIONS = ("1.0", "2.0")
+
+
+@pytest.fixture(scope="session", params=KESTRA_VERSIONS, ids=lambda version: f"kestra{version}")
+def emulator_server(request):
+    from kestrasync.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(kestra_version=request.param)) as emulator:
+        yield emulator
+
+
 @pytest.fixture
-def server(kestra_emulator):
-    """The emulator, fresh for each test."""
-    return kestra_emulator
+def server(emulator_server):
+    """The emulator (in 1.0 and in 2.0 mode), fresh for each test."""
+    emulator_server.reset(store=True, counters=True, faults=True)
+    return emulator_server
 
 
 @pytest.fixture

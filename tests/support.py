@@ -45,6 +45,16 @@ def flow_yaml(
     )
 
 
+def flow_trigger(namespace: str, flow_id: str, kestra_version: str) -> str:
+    """A Flow trigger on another flow's executions, as the version writes it: `preconditions` in 1.x,
+    `dependsOn` in 2.x (which removed the former)."""
+    if kestra_version.startswith("2"):
+        return (f"triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    dependsOn:\n"
+                f"      - namespace: {namespace}\n        flowId: {flow_id}\n")
+    return (f"triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: p\n"
+            f"      flows:\n        - namespace: {namespace}\n          flowId: {flow_id}\n")
+
+
 def free_port() -> int:
     """A port nothing listens on (a moment ago)."""
     with socket.socket() as s:
@@ -111,7 +121,8 @@ class Probe:
             page += 1
 
     def revisions(self, namespace: str, flow_id: str) -> list[dict]:
-        return self._get(f"/flows/{namespace}/{flow_id}/revisions").json()
+        """Every revision, tombstones included (1.x lists them; 2.x when asked: allowDelete)."""
+        return self._get(f"/flows/{namespace}/{flow_id}/revisions", allowDelete="true").json()
 
     def create(self, source: str) -> dict:
         return self._write("POST", "/flows", source)

