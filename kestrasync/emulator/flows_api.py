@@ -160,7 +160,7 @@ async def import_flows(request: Request) -> Response:
     a name without a dot makes Kestra's `substring` fail (500).
     """
     two = _two(request)
-    fail_on_error = bool_param(request, "failOnError", False)
+    fail_on_error = two and bool_param(request, "failOnError", False)  # added after 1.0.3 (spec 1.2.0)
     async with request.form() as form:
         upload = form.get("fileUpload")
         if not isinstance(upload, UploadFile):

@@ -119,6 +119,7 @@ class KVStore:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._revisions.clear()
         self._changed()
 
     @staticmethod
@@ -152,6 +153,8 @@ def parse_value(text: str, lenient: bool = False) -> tuple[object, str]:
     try:
         value = json.loads(stripped)
     except ValueError:
+        value = _ion_struct(stripped)
+    if value is _NOT_JSON:
         if _SYMBOL.match(stripped):
             return stripped, "DURATION" if _DURATION_VALUE.match(stripped) else "STRING"
         if _DATETIME.match(stripped):
@@ -160,7 +163,7 @@ def parse_value(text: str, lenient: bool = False) -> tuple[object, str]:
             return stripped, "DATE"
         if lenient:
             return text, "STRING"
-        raise illegal_argument(f"Invalid JSON value for: {text}") from None
+        raise illegal_argument(f"Invalid JSON value for: {text}")
     if isinstance(value, bool):
         return value, "BOOLEAN"
     if isinstance(value, (int, float)):
@@ -170,6 +173,21 @@ def parse_value(text: str, lenient: bool = False) -> tuple[object, str]:
     if value is None:
         raise illegal_argument(f"Invalid JSON value for: {text}")
     return value, "JSON"
+
+
+_NOT_JSON = object()
+_BARE_FIELD = re.compile(r'([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)\s*:')
+
+
+def _ion_struct(text: str) -> object:
+    """Ion text also writes struct field names as bare symbols (`{hello:"world"}`); anything else that is
+    not JSON is left to the caller."""
+    if not text.startswith(("{", "[")):
+        return _NOT_JSON
+    try:
+        return json.loads(_BARE_FIELD.sub(r'\1"\2":', text))
+    except ValueError:
+        return _NOT_JSON
 
 
 def parse_duration(text: str) -> float:

@@ -3,9 +3,10 @@
 Real Kestra deserializes every task and trigger into its plugin class, so a misspelt core type is
 `Invalid type: ...` and an unknown property is Jackson's `Unrecognized field` (on strict paths), while a
 missing `@NotNull` property is a bean violation. The emulator knows the core plugins only (`plugindata`,
-derived from Kestra's source); a type of any other namespace is accepted as it stands, since the plugins a
-real server has installed cannot be known here. In 2.x the legacy `io.kestra.core.*` aliases are gone, so
-that namespace is checked as well; in 1.x it resolves through the aliases the data lists, or is let through.
+derived from Kestra's source); a type of another plugin namespace (`io.kestra.plugin.<x>.*`, or a company's
+own) is accepted as it stands, since the plugins a real server has installed cannot be known here. Every
+Kestra plugin lives under `io.kestra.plugin.`, so another `io.kestra.*` name cannot resolve, except, in 1.x,
+the legacy `io.kestra.core.*` aliases (of core or of installed plugins); 2.x removed every alias.
 
 Nested tasks are visited where Kestra types a property as tasks (`tasks`, `errors`, `finally`, `then`, `else`,
 `cases`, a Dag's `tasks[].task`), so the checks reach every task `allTasksWithChilds()` would.
@@ -53,14 +54,18 @@ class Registry:
             plugin = Plugin(name, kind, frozenset(properties.split()), tuple(required.split()))
             for key in (name, *aliases.split()):
                 self.plugins[key.lower()] = plugin  # ClassTypeIdentifier lower-cases type ids
-        self.checked = ("io.kestra.plugin.core.", "io.kestra.core.") if two else ("io.kestra.plugin.core.",)
+        self.two = two
 
     def resolve(self, type_name: str) -> Plugin | None:
         return self.plugins.get(type_name.lower())
 
     def is_unknown(self, type_name: str) -> bool:
-        """A type Kestra would not resolve: in a checked namespace and absent from the core plugins."""
-        return type_name.lower().startswith(self.checked) and self.resolve(type_name) is None
+        """A type Kestra would not resolve: in a namespace only Kestra's core fills, and absent from its plugins."""
+        name = type_name.lower()
+        checked = name.startswith("io.kestra.plugin.core.") or (
+            name.startswith("io.kestra.") and not name.startswith("io.kestra.plugin.")
+            and (self.two or not name.startswith("io.kestra.core.")))
+        return checked and self.resolve(type_name) is None
 
 
 @lru_cache(maxsize=None)
