@@ -169,7 +169,10 @@ def test_schedule_and_webhook_must_give_required_inputs_and_defaults_must_be_req
     webhook = "  - id: w\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: k\n    inputs:\n      a: x\n"
     detail = k2.post(FLOWS, content=flow_yaml(extra=inputs + schedule + webhook), headers=YAML).json()["detail"]
     assert "Invalid Flow: Missing inputs for Schedule Trigger 's', missing inputs: 'a'" in detail
-    assert "Webhook Trigger" not in detail
+    assert "Webhook Trigger" not in detail  # it gives `a`; `b` is not required
+    bare = "triggers:\n  - id: w\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: k\n"
+    detail = k2.post(FLOWS, content=flow_yaml(extra=inputs + bare), headers=YAML).json()["detail"]
+    assert "Missing inputs for Webhook Trigger 'w', missing inputs: 'a'" in detail
     defaults = "inputs:\n  - id: a\n    type: STRING\n    defaults: x\n    required: false\n"
     problem = k2.post(FLOWS, content=flow_yaml(extra=defaults), headers=YAML).json()
     assert problem["errors"] == [{"detail": "Inputs with a default value must be required, since the default is always applied.",
