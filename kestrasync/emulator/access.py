@@ -1,7 +1,7 @@
 """Who may call what: Kestra's AuthenticationFilter and TenantValidationFilter.
 
 Open source Kestra 0.24+ requires HTTP Basic credentials on every `/api/...` path except the configuration
-endpoints; a failure is 401 with an *empty* body and `WWW-Authenticate: Basic` (left out when the Referer is
+endpoints; a failure is 401 with an *empty* body (2.x: a problem document) and `WWW-Authenticate: Basic` (left out when the Referer is
 the login page). Bearer tokens are Enterprise-only, so they are refused unless a token is configured. A route
 with a `{tenant}` segment accepts only `main` (400 otherwise), unless the emulator is multi-tenant.
 """
@@ -34,7 +34,7 @@ class AccessFilter:
             config = self.emulator.config
             headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
             if not is_authorized(config, headers.get("authorization")):
-                return await _unauthorized(headers)(scope, receive, send)
+                return await _unauthorized(headers, scope, config.kestra_version)(scope, receive, send)
             tenant = _tenant(scope)
             if tenant is not None and tenant != MAIN_TENANT and not config.multi_tenant:
                 error = http_status(400, f"Tenant must be '{MAIN_TENANT}' for OSS version")
@@ -61,8 +61,12 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _unauthorized(headers: dict[str, str]) -> Response:
+def _unauthorized(headers: dict[str, str], scope: dict, kestra_version: str) -> Response:
+    """401: an empty body in 1.x; in 2.x the body-less response is rendered as a problem by
+    `ProblemJsonErrorResponseBodyProvider` (detail falls back to the title). The challenge header is the filter's."""
     challenge = {} if headers.get("referer", "").endswith("/login") else {"WWW-Authenticate": "Basic"}
+    if kestra_version.startswith("2"):
+        return error_response(http_status(401, None, headers=challenge), scope, kestra_version)
     return Response(status_code=401, headers=challenge)
 
 

@@ -47,7 +47,7 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
 
     app = EmulatorApp(
         routes=[Route("/api/v1/configs", configs, methods=["GET"]), *flows_api.routes(), *executions_api.routes(),
-                *kv_api.routes(), *hooks_api.routes()],
+                *kv_api.routes(emulator.config.kestra_version), *hooks_api.routes()],
         middleware=[Middleware(AccessFilter, emulator=emulator)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_exception, ClientDisconnect: _gone,
                             Exception: _unexpected},
@@ -72,8 +72,10 @@ async def _api_error(request: Request, error: ApiError) -> Response:
 
 
 async def _http_exception(request: Request, error: HTTPException) -> Response:
-    """Starlette's own 404/405 (no route), worded as Micronaut's status routes."""
-    violations = (Violation("Page Not Found", None),) if error.status_code == 404 else ()
+    """Starlette's own 404/405 (no route), worded as Micronaut's status routes (1.x adds "Page Not Found";
+    2.x's `ErrorController.notFound` passes no errors)."""
+    one_x = not emulator_of(request).config.kestra_version.startswith("2")
+    violations = (Violation("Page Not Found", None),) if error.status_code == 404 and one_x else ()
     api_error = http_status(error.status_code, None, headers=dict(error.headers or {}))
     api_error.violations = violations
     return await _api_error(request, api_error)

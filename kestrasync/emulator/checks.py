@@ -2,16 +2,15 @@
 
 Three stages, in Kestra's order, each raising a 422 `ApiError`:
 
-1. `check_strict`: on strict paths (create, validate) an unknown top-level property is Jackson's
-   `Unrecognized field "x" (class io.kestra.core.models.flows.Flow), not marked as ignorable (...)`.
-2. `check_types`: a task or trigger without a usable `type` cannot be deserialized (`Invalid type: null`).
-   Plugin types themselves cannot be checked here; any Java-class-like name is accepted.
+1. `check_strict`: on strict paths (create, validate; 2.x update too) an unknown property of the flow or of
+   a core plugin is Jackson's `Unrecognized field "x" (class ...), not marked as ignorable (...)`.
+2. `check_types`: a task or trigger without a usable `type`, or naming a core plugin that does not exist
+   (a misspelling, or a type 2.x removed), cannot be deserialized (`Invalid type: ...`); 2.x input types too.
 3. `check_bean`: bean validation (`ModelValidator` → `KestraConstraintViolationException`): one
    `path: message` line per violation (a task's index in the line is replaced by its id), and the
    class-level `@FlowValidation` as `: Invalid Flow: ...` (empty path).
 
-Plugin properties are out of reach, so checks stop at the flow's own fields, its tasks' and triggers' `id`
-and `type`, and task-id uniqueness across nested tasks.
+Plugins are known for the core namespace only (`plugins.py`); other types are accepted as they stand.
 """
 
 from __future__ import annotations
@@ -20,8 +19,10 @@ import re
 from dataclasses import dataclass
 
 from .errors import ApiError, Violation, invalid_entity
-from .flowdoc import FLOW_PROPERTIES, TASK_LISTS, FlowDoc
+from .flowdoc import TASK_LISTS, FlowDoc, flow_properties
 from .flowyaml import is_null, scalar_text
+from .executions import label_key_ok
+from .plugins import FLOW_CLASS, defaulted, nodes, registry, type_text
 
 ID_PATTERN = "^[a-zA-Z0-9][a-zA-Z0-9._-]*"
 NAMESPACE_PATTERN = "^[a-z0-9][a-z0-9._-]*"
@@ -30,7 +31,11 @@ _JAVA_CLASS = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*
 # FlowValidator.RESERVED_FLOW_IDS (1.0+), plus `text` which the 1.0 migration guide also lists.
 RESERVED_FLOW_IDS = frozenset({"pause", "resume", "force-run", "change-status", "kill", "executions", "search",
                                "source", "disable", "enable", "text"})
-FLOW_CLASS = "io.kestra.core.models.flows.Flow"
+INPUT_CLASS = "io.kestra.core.models.flows.Input<java.lang.Object>"
+# io.kestra.core.models.flows.Type at develop c94e7743: BOOLEAN and ENUM are gone (BOOL, SELECT remain).
+INPUT_TYPES_2 = frozenset({"STRING", "SELECT", "INT", "FLOAT", "BOOL", "DATETIME", "DATE", "TIME", "DURATION", "FILE",
+                           "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL", "FORM"})
+SCHEDULED_TRIGGERS = {"io.kestra.plugin.core.trigger.schedule": "Schedule", "io.kestra.plugin.core.trigger.webhook": "Webhook"}
 # Keys under which a flowable task nests other tasks (Parallel, Sequential, If, Switch, ForEach, ...).
 _NESTED_TASKS = ("tasks", "errors", "finally", "then", "else", "defaults")
 
@@ -44,31 +49,48 @@ class BeanViolation:
     display: str
 
 
-def check_strict(doc: FlowDoc) -> None:
-    """Refuse the first unknown top-level property, as Jackson's strict mapper does."""
+def check_strict(doc: FlowDoc, kestra_version: str = "1.0") -> None:
+    """Refuse the first unknown property of the flow, then of a core task or trigger, as Jackson's strict mapper does."""
+    known = flow_properties(kestra_version)
     for key in doc.tree:
-        if key not in FLOW_PROPERTIES:
-            known = ", ".join(f'"{name}"' for name in FLOW_PROPERTIES)
-            message = (f'Unrecognized field "{key}" (class {FLOW_CLASS}), not marked as ignorable '
-                       f"({len(FLOW_PROPERTIES)} known properties: {known}])")
-            raise invalid_entity(message, (Violation(message, f'{FLOW_CLASS}["{key}"]'),))
+        if key not in known:
+            raise _unrecognized(key, FLOW_CLASS, known, f'{FLOW_CLASS}["{key}"]')
+    plugins = registry(kestra_version)
+    for node in nodes(doc.tree, (*TASK_LISTS, "triggers")):
+        plugin = plugins.resolve(type_text(node.item) or "")
+        for key in node.item if plugin is not None else ():
+            if key not in plugin.properties:
+                raise _unrecognized(key, plugin.name, sorted(plugin.properties), f'{node.chain}->{plugin.name}["{key}"]')
 
 
-def check_types(doc: FlowDoc) -> None:
-    """Refuse a task or trigger whose `type` is missing or cannot be a plugin class name."""
-    for key in (*TASK_LISTS, "triggers"):
-        base = "io.kestra.core.models.triggers.AbstractTrigger" if key == "triggers" else "io.kestra.core.models.tasks.Task"
-        for index, item in enumerate(doc.task_list(key)):
-            type_name = _text(item.get("type")) if isinstance(item, dict) else None
-            if type_name is None or not _JAVA_CLASS.fullmatch(type_name):
-                raise _invalid_type(type_name, base, f'{FLOW_CLASS}["{key}"]->java.util.ArrayList[{index}]')
+def _unrecognized(key: str, owner: str, known, path: str) -> ApiError:
+    names = ", ".join(f'"{name}"' for name in known)
+    message = (f'Unrecognized field "{key}" (class {owner}), not marked as ignorable '
+               f"({len(known)} known properties: {names}])")
+    return invalid_entity(message, (Violation(message, path),))
 
 
-def _invalid_type(type_name: str | None, base: str, path: str) -> ApiError:
+def check_types(doc: FlowDoc, kestra_version: str = "1.0") -> None:
+    """Refuse a task or trigger whose `type` is missing, is no class name, or names no core plugin;
+    in 2.x, an input whose type 2.0 removed (`BOOLEAN`, `ENUM`)."""
+    plugins = registry(kestra_version)
+    for node in nodes(doc.tree, (*TASK_LISTS, "triggers")):
+        type_name = type_text(node.item)
+        if type_name is None or not _JAVA_CLASS.fullmatch(type_name) or plugins.is_unknown(type_name):
+            raise _invalid_type(type_name, node.base, node.chain)
+    if kestra_version.startswith("2"):
+        for index, spec in enumerate(doc.task_list("inputs")):
+            kind = _text(spec.get("type")) if isinstance(spec, dict) else None
+            if kind is not None and kind not in INPUT_TYPES_2:
+                raise _invalid_type(kind, INPUT_CLASS, f'{FLOW_CLASS}["inputs"]->java.util.ArrayList[{index}]',
+                                    known=sorted(INPUT_TYPES_2))
+
+
+def _invalid_type(type_name: str | None, base: str, path: str, known=()) -> ApiError:
     if type_name is None:
         detail = f"Could not resolve subtype of [simple type, class {base}]: missing type id property 'type'"
     else:
-        detail = f"Could not resolve type id '{type_name}' as a subtype of `{base}`: known type ids = []"
+        detail = f"Could not resolve type id '{type_name}' as a subtype of `{base}`: known type ids = [{', '.join(known)}]"
     detail += f" (through reference chain: {path})"
     message = f"Invalid type: {'null' if type_name is None else type_name}"  # Java prints null
     return invalid_entity(message, (Violation(message, path), Violation(detail, path)))
@@ -78,7 +100,24 @@ def check_bean(doc: FlowDoc, kestra_version: str) -> None:
     violations = bean_violations(doc, kestra_version)
     if violations:
         raise invalid_entity("".join(f"{v.display}: {v.message}\n" for v in violations),
-                             tuple(Violation(v.message, v.path) for v in violations))
+                             tuple(Violation(v.message, v.path, _friendly(doc, v.path)) for v in violations))
+
+
+def _friendly(doc: FlowDoc, path: str) -> str | None:
+    """2.x `ViolationPaths.toFriendlyPath`: when the leaf bean is a task (or an input), every `tasks[N]`
+    (`inputs[N]`) of the path names that leaf's id instead of its index."""
+    match = re.match(r"^((?:[a-zA-Z]+\[[^\]]+\]\.?)+)", path)
+    if not match:
+        return None
+    node: object = doc.tree
+    for key, index in re.findall(r"([a-zA-Z]+)\[([^\]]+)\]", match.group(1)):
+        node = node.get(key) if isinstance(node, dict) else None
+        node = node[int(index)] if isinstance(node, list) and index.isdigit() and int(index) < len(node) else None
+        if isinstance(node, dict) and "type" not in node and isinstance(node.get("task"), dict):
+            node = node["task"]
+    leaf = _text(node.get("id")) if isinstance(node, dict) else None
+    collection = "inputs" if path.startswith("inputs[") else "tasks"
+    return re.sub(rf"{collection}\[\d+\]", lambda _: f"{collection}[{leaf}]", path) if leaf else None
 
 
 def bean_violations(doc: FlowDoc, kestra_version: str) -> list[BeanViolation]:
@@ -95,6 +134,9 @@ def bean_violations(doc: FlowDoc, kestra_version: str) -> list[BeanViolation]:
             found += _task_id(f"{key}[{index}]", task, is_task=True)
     for index, trigger in enumerate(doc.task_list("triggers")):
         found += _task_id(f"triggers[{index}]", trigger, is_task=False)
+    found += _required_properties(doc, kestra_version)
+    if kestra_version.startswith("2"):
+        found += _input_rules(doc) + _label_rules(doc)
     flow_level = _flow_violations(doc, kestra_version)
     if flow_level:
         found.append(BeanViolation("", "Invalid Flow: " + ", ".join(flow_level), ""))
@@ -129,6 +171,75 @@ def _task_id(path: str, item: object, is_task: bool) -> list[BeanViolation]:
     return []
 
 
+def _required_properties(doc: FlowDoc, kestra_version: str) -> list[BeanViolation]:
+    """`@NotNull`/`@NotEmpty` properties of core plugins, after `pluginDefaults` are applied (as Kestra does)."""
+    found = []
+    plugins = registry(kestra_version)
+    for node in nodes(doc.tree, (*TASK_LISTS, "triggers")):
+        type_name = type_text(node.item) or ""
+        plugin = plugins.resolve(type_name)
+        if plugin is None:
+            continue
+        given = defaulted(doc.tree, type_name)
+        task_id = _text(node.item.get("id"))
+        for name in plugin.required:
+            if name not in given and is_null(node.item.get(name)):
+                path = f"{node.path}.{name}"
+                display = re.sub(r"tasks\[\d+\]", lambda _: task_id, path) if task_id and plugin.kind == "task" else path
+                found.append(BeanViolation(path, "must not be null", display))
+    return found
+
+
+def _label_rules(doc: FlowDoc) -> list[BeanViolation]:
+    """2.x `Label`: `@NotEmpty` key matching `^[\\p{Ll}][\\p{L}0-9._-]*$`, `@NotEmpty` value (system keys
+    are left to the @FlowValidation rule)."""
+    found = []
+    for index, label in enumerate(doc.labels or ()):
+        key, value = label.get("key") or "", label.get("value") or ""
+        if not key:
+            found.append(BeanViolation(f"labels[{index}].key", "must not be empty", f"labels[{index}].key"))
+        elif not key.startswith("system.") and not label_key_ok(key):
+            message = ("Invalid label key. A valid key contains only lowercase letters numbers hyphens (-) "
+                       "underscores (_) or periods (.) and must begin with a lowercase letter.")
+            found.append(BeanViolation(f"labels[{index}].key", message, f"labels[{index}].key"))
+        if not value:
+            found.append(BeanViolation(f"labels[{index}].value", "must not be empty", f"labels[{index}].value"))
+    return found
+
+
+def _input_rules(doc: FlowDoc) -> list[BeanViolation]:
+    """2.x `InputValidator`: an input with `defaults` must be required and cannot also have a prefill."""
+    found = []
+    for index, spec in enumerate(doc.task_list("inputs")):
+        if not isinstance(spec, dict) or is_null(spec.get("defaults")):
+            continue
+        if _text(spec.get("required")) in ("false", "False", "FALSE"):
+            message = "Inputs with a default value must be required, since the default is always applied."
+        elif not is_null(spec.get("prefill")):
+            message = "Inputs with a default value cannot also have a prefill."
+        else:
+            continue
+        found.append(BeanViolation(f"inputs[{index}]", message, f"inputs[{index}]"))
+    return found
+
+
+def _missing_trigger_inputs(doc: FlowDoc) -> list[str]:
+    """2.x FlowValidator: a Schedule (and, per the 2.0 reference, a Webhook) must give every input that has no
+    default; required: false inputs are exempt since 2.0.0-rc12."""
+    needed = [_text(spec.get("id")) for spec in doc.task_list("inputs") if isinstance(spec, dict)
+              and is_null(spec.get("defaults")) and _text(spec.get("required")) not in ("false", "False", "FALSE")]
+    messages = []
+    for trigger in doc.task_list("triggers"):
+        kind = SCHEDULED_TRIGGERS.get((type_text(trigger) or "").lower()) if isinstance(trigger, dict) else None
+        if kind is None:
+            continue
+        given = trigger.get("inputs") if isinstance(trigger.get("inputs"), dict) else {}
+        missing = " | ".join(name for name in needed if name is not None and name not in given)
+        if missing:
+            messages.append(f"Missing inputs for {kind} Trigger '{_text(trigger.get('id'))}', missing inputs: '{missing}'")
+    return messages
+
+
 def _flow_violations(doc: FlowDoc, kestra_version: str) -> list[str]:
     """The class-level @FlowValidation messages (FlowValidator), joined by the caller."""
     messages = []
@@ -144,6 +255,8 @@ def _flow_violations(doc: FlowDoc, kestra_version: str) -> list[str]:
         key = label.get("key") or ""
         if key.startswith("system.") and key != "system.readOnly":
             messages.append(f"System labels can only be set by Kestra itself, offending label: {key}={label.get('value')}")
+    if kestra_version.startswith("2"):
+        messages += _missing_trigger_inputs(doc)
     return messages
 
 

@@ -22,10 +22,15 @@ PROBLEM_BASE = "https://kestra.io/docs/api-reference/problems/"
 
 @dataclass(frozen=True)
 class Violation:
-    """One constraint violation: `_embedded.errors[]` in 1.x, `errors[]` in 2.x problems."""
+    """One constraint violation: `_embedded.errors[]` in 1.x, `errors[]` in 2.x problems.
+
+    `friendly` is 2.x's `path` (`ViolationPaths.toFriendlyPath`: `tasks[my-task].id`), when it differs from
+    the raw property path that 1.x prints and from which 2.x derives the RFC 6901 `pointer`.
+    """
 
     message: str
     path: str | None  # None: no path at all (Micronaut's "Page Not Found")
+    friendly: str | None = None
 
 
 class ApiError(Exception):
@@ -64,6 +69,8 @@ _PREFIXES = {
     "already_exists": "Invalid entity",
     "illegal_argument": "Illegal argument",
     "illegal_state": "Illegal state",
+    "conflict": "Illegal state",
+    "resource_expired": "Resource has expired",
     "internal": "Internal server error",
     "invalid_json": "Invalid json",
 }
@@ -93,7 +100,18 @@ def not_found(detail: str | None = None) -> ApiError:
 
 
 def illegal_state(detail: str) -> ApiError:
+    """An IllegalStateException: 409 `Illegal state` in 1.x; 2.x deliberately leaves it unmapped, so 500."""
     return ApiError(409, "illegal_state", detail)
+
+
+def conflict(detail: str) -> ApiError:
+    """An IllegalStateException in 1.x that 2.x raises as a ConflictException/FlowBlockedException (409 `conflict`)."""
+    return ApiError(409, "conflict", detail)
+
+
+def resource_expired(detail: str = "The requested value has expired") -> ApiError:
+    """ResourceExpiredException (an expired KV entry, read once): 410 in both versions."""
+    return ApiError(410, "resource_expired", detail)
 
 
 def illegal_argument(detail: str) -> ApiError:
@@ -137,7 +155,9 @@ _PROBLEM_TYPES = {
     "constraint": ("validation-failed", "Validation failed", 422),
     "already_exists": ("entity-already-exists", "Entity already exists", 409),
     "not_found": ("not-found", "Resource not found", 404),
-    "illegal_state": ("conflict", "Conflict", 409),
+    "illegal_state": ("internal-error", "Internal server error", 500),  # KestraProblemMappings omits it
+    "conflict": ("conflict", "Conflict", 409),
+    "resource_expired": ("resource-expired", "Resource has expired", 410),
     "illegal_argument": ("invalid-argument", "Invalid argument", 422),
     "invalid_json": ("invalid-json", "Invalid JSON", 422),
     "internal": ("internal-error", "Internal server error", 500),
@@ -148,9 +168,13 @@ _BY_STATUS = {
     403: ("forbidden", "Access denied"),
     404: ("not-found", "Resource not found"),
     405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"),
+    410: ("resource-expired", "Resource has expired"),
+    413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("invalid-entity", "Invalid entity"),
+    423: ("locked", "Resource is locked"),
     429: ("too-many-requests", "Too many requests"),
     503: ("service-unavailable", "Service unavailable"),
     504: ("timeout", "Operation timed out"),
@@ -171,9 +195,36 @@ def _problem(error: ApiError, href: str) -> dict:
                        instance=instance, traceId=secrets.token_hex(16))
         return problem
     problem.update(detail=error.problem_detail or error.detail or title, instance=instance)
-    if error.violations:
-        problem["errors"] = [_drop_none({"detail": v.message, "path": v.path}) for v in error.violations]
+    if error.violations and error.kind != "already_exists":  # the catch-all handler passes no errors
+        entries = [(pointer(v.path), v) for v in error.violations]
+        entries.sort(key=lambda item: (item[0] is None, item[0] or ""))  # ofViolations: by pointer, nulls last
+        problem["errors"] = [_non_empty({"detail": v.message, "pointer": p, "path": v.friendly or v.path})
+                             for p, v in entries]
     return problem
+
+
+def pointer(path: str | None) -> str | None:
+    """The RFC 6901 pointer Kestra 2.x derives from a violation's property path (`ViolationPaths.toJsonPointer`):
+    `tasks[0].id` is `/tasks/0/id`, a manual `flow.id` is `/flow/id`, each segment escaped (`~0`, `~1`)."""
+    if path is None:
+        return None
+    segments, current, depth = [], "", 0
+    for char in path:
+        if char == "[" and depth == 0 or char == "]" and depth > 0 or char == "." and depth == 0:
+            if current:
+                segments.append(current)
+            current = ""
+            depth += 1 if char == "[" else -1 if char == "]" else 0
+        else:
+            current += char
+    if current:
+        segments.append(current)
+    return "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
+
+
+def _non_empty(item: dict) -> dict:
+    """`@JsonInclude(NON_EMPTY)`: null and empty strings are left out."""
+    return {key: value for key, value in item.items() if value not in (None, "")}
 
 
 def _drop_none(item: dict) -> dict:

@@ -1,4 +1,9 @@
-"""Execution routes: create one (multipart inputs, `wait`, `labels`) and read it back."""
+"""Execution routes: create one (multipart inputs, `wait`, `labels`) and read it back.
+
+The flow executed is the one at `revision`, or else the last non-draft revision (2.x drafts never run);
+a stored flow the server can no longer read is `Requested Flow is not valid` (an IllegalStateException: 409
+in 1.x, 500 in 2.x).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .web import bool_param, int_param, json_text, tenant_of
+from .errors import illegal_state
+from .web import bool_param, emulator_of, int_param, json_text, tenant_of
 
 
 async def create_execution(request: Request) -> Response:
@@ -17,17 +23,23 @@ async def create_execution(request: Request) -> Response:
     tenant = tenant_of(request)
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
     revision = int_param(request, "revision", None)
-    row = tenant.flows.at(namespace, flow_id, revision) if revision else tenant.flows.live(namespace, flow_id)
+    row = tenant.flows.at(namespace, flow_id, revision) if revision else tenant.flows.published(namespace, flow_id)
+    if row is not None and not row.deleted and tenant.service.exception(row) is not None:
+        raise illegal_state(f"Requested Flow is not valid. Error: {tenant.service.exception(row)}")
     flow = json.loads(tenant.service.flow_json(namespace, flow_id, row)) if row and not row.deleted else None
     execution = tenant.executions.create(
         flow, form=form, labels=request.query_params.getlist("labels"), wait=bool_param(request, "wait", False),
-        schedule_date=request.query_params.get("scheduleDate"), ui_base=str(request.base_url).rstrip("/"))
+        schedule_date=request.query_params.get("scheduleDate"), ui_base=str(request.base_url).rstrip("/"),
+        kestra_version=emulator_of(request).config.kestra_version)
     return json_text(json.dumps(execution, ensure_ascii=False))
 
 
 async def _form(request: Request) -> dict:
-    """Multipart (or urlencoded) fields; a file part becomes (filename, bytes)."""
+    """Multipart (or urlencoded) fields; a file part becomes (filename, bytes). A multipart request with no
+    parts at all (an empty body, as the SDKs send without inputs) carries no values."""
     if not request.headers.get("content-type", "").startswith(("multipart/", "application/x-www-form-urlencoded")):
+        return {}
+    if not (await request.body()).strip():
         return {}
     values = {}
     async with request.form() as form:

@@ -22,8 +22,10 @@ from .store import FlowKey, FlowStore, Revision
 
 _KEY = re.compile(r"^filters\[([^\]]+)\]\[([^\]]+)\](?:\[([^\]]*)\])?$")
 _FIELDS = {"QUERY": "QUERY", "Q": "QUERY", "NAMESPACE": "NAMESPACE", "FLOW_ID": "FLOW_ID", "FLOWID": "FLOW_ID",
-           "LABELS": "LABELS", "SCOPE": "SCOPE"}
-SYSTEM_NAMESPACE = "system"  # kestra.system-flows.namespace default
+           "LABELS": "LABELS", "SCOPE": "SCOPE", "UPDATED": "UPDATED", "EXPIRATION_DATE": "EXPIRATION_DATE"}
+SYSTEM_NAMESPACE = "system"
+_ORDERED = {"GREATER_THAN": str.__gt__, "LESS_THAN": str.__lt__, "GREATER_THAN_OR_EQUAL_TO": str.__ge__,
+            "LESS_THAN_OR_EQUAL_TO": str.__le__}  # kestra.system-flows.namespace default
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,22 @@ def _index_lookups(driver: Filter) -> list[dict]:
 def parse_query(params: Iterable[tuple[str, str]]) -> Query:
     """Build a query from request parameters (a multi-valued list of pairs)."""
     params = list(params)
-    filters = [_filter(match, value) for key, value in params if (match := _KEY.match(key))]
+    filters = parse_filters(params, ("QUERY", "NAMESPACE", "FLOW_ID", "LABELS", "SCOPE"), "flows")
     if filters:
         return Query(filters)
     return Query(_legacy(params))
 
 
-def _filter(match: re.Match, value: str) -> Filter:
+def parse_filters(params: Iterable[tuple[str, str]], fields: tuple[str, ...], resource: str) -> list[Filter]:
+    """The `filters[...]` parameters, for a resource accepting `fields` (QueryFilter.Resource)."""
+    return [_filter(match, value, fields, resource) for key, value in params if (match := _KEY.match(key))]
+
+
+def _filter(match: re.Match, value: str, fields: tuple[str, ...], resource: str) -> Filter:
     raw_field, op, label_key = match.group(1), match.group(2).upper(), match.group(3)
     name = _FIELDS.get(raw_field.upper()) or _FIELDS.get(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", raw_field).upper())
-    if name is None:
-        raise http_status(400, f"Invalid filter field '{raw_field}' for flows")
+    if name is None or name not in fields:
+        raise http_status(400, f"Invalid filter field '{raw_field}' for {resource}")
     if name == "LABELS":
         return Filter(name, op, _labels_value(label_key, value))
     if op in ("IN", "NOT_IN"):
@@ -122,14 +129,15 @@ def _legacy(params: list[tuple[str, str]]) -> list[Filter]:
 
 def _predicate(f: Filter, labels_of: Callable) -> Callable[[FlowKey, Revision], bool]:
     if f.field == "QUERY":
-        # Kestra matches full text over namespace and id; a case-insensitive substring is close enough.
+        # Kestra matches full text over namespace and id; a case-insensitive substring is close enough,
+        # and `*` matches every flow (FlowControllerTest.searchFlowsAll).
         needle = str(f.value).lower()
-        hit = lambda key, row: needle in key[0].lower() or needle in key[1].lower()  # noqa: E731
+        hit = lambda key, row: needle == "*" or needle in key[0].lower() or needle in key[1].lower()  # noqa: E731
         return hit if f.op != "NOT_EQUALS" else (lambda key, row: not hit(key, row))
     if f.field == "NAMESPACE":
-        return lambda key, row: _compare(f.op, key[0], f.value, prefix=True)
+        return lambda key, row: compare(f.op, key[0], f.value, prefix=True)
     if f.field == "FLOW_ID":
-        return lambda key, row: _compare(f.op, key[1], f.value, prefix=False)
+        return lambda key, row: compare(f.op, key[1], f.value, prefix=False)
     if f.field == "SCOPE":
         wanted = {v.upper() for v in (f.value if isinstance(f.value, list) else [f.value])}
         in_scope = lambda key, row: ("SYSTEM" if key[0] == SYSTEM_NAMESPACE else "USER") in wanted  # noqa: E731
@@ -140,7 +148,7 @@ def _predicate(f: Filter, labels_of: Callable) -> Callable[[FlowKey, Revision], 
     return has_all if f.op != "NOT_EQUALS" else (lambda key, row: not has_all(key, row))
 
 
-def _compare(op: str, actual: str, value: object, prefix: bool) -> bool:
+def compare(op: str, actual: str, value: object, prefix: bool) -> bool:
     if op == "EQUALS":
         return actual == value
     if op == "NOT_EQUALS":
@@ -159,4 +167,6 @@ def _compare(op: str, actual: str, value: object, prefix: bool) -> bool:
         return actual in value
     if op == "NOT_IN":
         return actual not in value
+    if op in _ORDERED:
+        return _ORDERED[op](actual, str(value))
     raise http_status(400, f"Operation {op} is not supported for this field")

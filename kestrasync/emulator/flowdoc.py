@@ -19,7 +19,18 @@ FLOW_PROPERTIES = (
     "workerGroup", "deleted", "finally", "tasks", "errors", "afterExecution", "listeners", "triggers",
     "pluginDefaults", "taskDefaults", "concurrency", "retry", "sla", "tenantId",
 )
+# 2.x: develop c94e7743's AbstractFlow + Flow fields, without `pluginDefaults`, which the 2.0 spec (client-sdk
+# 50cb46f4) and the 2.0 migration reference drop; `policyRefs` is parsed (and ignored) by OSS.
+FLOW_PROPERTIES_2 = (
+    "id", "namespace", "revision", "description", "inputs", "outputs", "disabled", "labels", "variables",
+    "deleted", "finally", "tasks", "errors", "afterExecution", "triggers", "concurrency", "retry", "sla",
+    "checks", "workerSelector", "policyRefs", "quotas", "updated", "tenantId",
+)
 TASK_LISTS = ("tasks", "errors", "finally", "afterExecution")
+
+
+def flow_properties(kestra_version: str) -> tuple[str, ...]:
+    return FLOW_PROPERTIES_2 if kestra_version.startswith("2") else FLOW_PROPERTIES
 
 
 @dataclass

@@ -1,14 +1,16 @@
 """The flow routes of `/api/v1/{tenant}/flows`: HTTP in, `FlowService` call, HTTP out.
 
 Literal routes come before `{namespace}` ones, as in Micronaut, so `/flows/search` is the search and not the
-namespace "search". Bodies sent with a content type other than `application/x-yaml` go, as in Kestra
-0.24/1.0, to the deprecated JSON twin of create/update/namespace-update (a YAML text sent as `text/plain`
-therefore fails as invalid JSON); the other YAML routes answer 415.
+namespace "search" (nor `/flows/import` the namespace "import"). Bodies sent with a content type other than
+`application/x-yaml` go, as in Kestra 0.24/1.0, to the deprecated JSON twin of create/update/namespace-update
+(a YAML text sent as `text/plain` therefore fails as invalid JSON); 2.x removed those twins (develop
+c94e7743 `FlowController`), so there, as on the other YAML routes, the answer is 415.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
 
 import yaml
@@ -16,10 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .errors import Violation, http_status, invalid_json, violation_error
+from starlette.datastructures import UploadFile
+
+from .errors import Violation, http_status, illegal_argument, internal, invalid_json, violation_error
 from .filters import parse_query
 from .flowservice import FlowService
-from .web import YAML, bool_param, int_param, json_text, media_type, require_yaml, tenant_of, text_body
+from .web import YAML, bool_param, emulator_of, int_param, json_text, media_type, require_yaml, tenant_of, text_body
+from .ziparchive import read_entries
 
 PREFIX = "/api/v1/{tenant}/flows"
 ZIP_HEADERS = {"Content-Disposition": 'attachment; filename="flows.zip"'}
@@ -33,17 +38,28 @@ def _key(request: Request) -> tuple[str, str]:
     return request.path_params["namespace"], request.path_params["id"]
 
 
+def _two(request: Request) -> bool:
+    return emulator_of(request).config.kestra_version.startswith("2")
+
+
+def _draft(request: Request) -> bool:
+    """2.x `?draft=` (default false); 1.x has no such parameter and ignores it."""
+    return bool_param(request, "draft", False) if _two(request) else False
+
+
 async def create_flow(request: Request) -> Response:
-    return await _yaml_or_json(request, _service(request).create)
+    return await _yaml_or_json(request, partial(_service(request).create, draft=_draft(request)))
 
 
 async def update_flow(request: Request) -> Response:
-    return await _yaml_or_json(request, partial(_service(request).update, *_key(request)))
+    return await _yaml_or_json(request, partial(_service(request).update, *_key(request), draft=_draft(request)))
 
 
 async def _yaml_or_json(request: Request, action) -> Response:
     """A YAML body goes to `action`; any other content type to the deprecated JSON twin, which answers a
-    `Flow` (no `source`) and fails with 422 `Invalid json` on a body that is not a JSON flow."""
+    `Flow` (no `source`) and fails with 422 `Invalid json` on a body that is not a JSON flow (2.x: 415)."""
+    if _two(request):
+        require_yaml(request)
     if media_type(request) == YAML:
         return json_text(action(await text_body(request)))
     flow = json.loads(action(_generated_source(await _json_body(request, dict))))
@@ -73,6 +89,8 @@ async def update_namespace(request: Request) -> Response:
     """POST /flows/{namespace}: the namespace sync, `delete` defaulting to true."""
     service, namespace = _service(request), request.path_params["namespace"]
     delete = bool_param(request, "delete", True)
+    if _two(request):
+        require_yaml(request)
     if media_type(request) == YAML:
         body = await text_body(request)
         return json_text(service.bulk(namespace, body or None, delete=delete, allow_child=False, trim=True))
@@ -130,7 +148,42 @@ async def export_by_query(request: Request) -> Response:
 async def export_by_ids(request: Request) -> Response:
     service = _service(request)
     rows = service.live_rows(await _ids_body(request))
-    return _zip(service.export_zip(rows, "{namespace}.{id}.yml"))
+    return _zip(service.export_zip(rows, "{namespace}.{id}.yaml" if _two(request) else "{namespace}.{id}.yml"))
+
+
+async def import_flows(request: Request) -> Response:
+    """POST /flows/import: multipart `fileUpload`, a multi-flow YAML file or a ZIP of them (HasSource.readSourceFile).
+
+    Each flow is imported on its own (created, or updated over any existing revision); the answer lists the
+    pieces that failed: their index in 1.x, `<file>(flow number: i)` in 2.x, whose `failOnError=true` turns
+    a non-empty list into 422. The extension decides: another one is 422 `Cannot import file of type .x`, and
+    a name without a dot makes Kestra's `substring` fail (500).
+    """
+    two = _two(request)
+    fail_on_error = two and bool_param(request, "failOnError", False)  # added after 1.0.3 (spec 1.2.0)
+    async with request.form() as form:
+        upload = form.get("fileUpload")
+        if not isinstance(upload, UploadFile):
+            raise http_status(400, "Required Part [fileUpload] not specified")
+        name, data = (upload.filename or "").lower(), await upload.read()
+    if name.endswith((".yml", ".yaml")):
+        text = data.decode("utf-8", errors="replace")
+        pieces = re.split(r"(?m)^---\s*$", text) if two else text.split("---")
+        named = [(piece, f"{name}(flow number: {i})" if two else str(i)) for i, piece in enumerate(pieces)]
+    elif name.endswith(".zip"):
+        try:
+            named = [(content.decode("utf-8", errors="replace"), entry) for entry, content in read_entries(data)
+                     if entry.lower().endswith((".yml", ".yaml")) and not entry.endswith("/")]
+        except ValueError:
+            return Response(status_code=400)
+    elif "." not in name:
+        raise internal(f"begin 0, end -1, length {len(name)}")
+    else:
+        raise illegal_argument(f"Cannot import file of type {name[name.rindex('.'):]}")
+    wrong = [label for source, label in named if not _service(request).import_one(source)]
+    if fail_on_error and wrong:
+        raise illegal_argument("Following invalid flows were not imported: " + ", ".join(wrong))
+    return json_text(json.dumps(wrong))
 
 
 def _queried(request: Request, service: FlowService):
@@ -207,6 +260,7 @@ _ROUTES = [
     ("GET", "/distinct-namespaces", distinct_namespaces),
     ("POST", "/validate", validate_flows),
     ("POST", "/bulk", bulk_update),
+    ("POST", "/import", import_flows),
     ("GET", "/export/by-query", export_by_query),
     ("POST", "/export/by-ids", export_by_ids),
     ("DELETE", "/delete/by-ids", delete_by_ids),

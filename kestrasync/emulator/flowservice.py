@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from . import checks
@@ -21,7 +22,8 @@ from .errors import ApiError, Violation, already_exists, internal, not_found, vi
 from .filters import Query
 from .flowdoc import FlowDoc, parse_flow
 from .flowyaml import BULK_SEPARATOR, VALIDATE_SEPARATOR, java_trim, split_java
-from .render import render_flow, with_source
+from .kvstore import iso
+from .render import render_broken, render_flow, with_source
 from .store import FlowKey, FlowStore, Revision
 from .ziparchive import stored_zip
 
@@ -39,18 +41,20 @@ class FlowService:
         self.store = store
         self.tenant = tenant
         self.kestra_version = kestra_version
+        self.two = kestra_version.startswith("2")
 
     # --- single flow --------------------------------------------------------------------------------
 
-    def create(self, source: str) -> str:
-        """POST /flows: strict parse, validation, then 422 if a live flow has that id."""
-        return self._json(self._create(parse_flow(source)), source=True)
+    def create(self, source: str, draft: bool = False) -> str:
+        """POST /flows: strict parse, validation (skipped for a 2.x draft), then a refusal if a live flow has that id."""
+        return self._json(self._create(parse_flow(source), draft), source=True)
 
-    def update(self, namespace: str, flow_id: str, source: str) -> str:
-        """PUT /flows/{ns}/{id}: 404 before parsing when not live; lenient parse; same text = same revision."""
+    def update(self, namespace: str, flow_id: str, source: str, draft: bool = False) -> str:
+        """PUT /flows/{ns}/{id}: 404 before parsing when not live; lenient parse (strict in 2.x); same text
+        (and, in 2.x, same `draft`) = same revision."""
         if self.store.live(namespace, flow_id) is None:
             raise not_found()
-        return self._json(self._update(parse_flow(source), namespace, flow_id), source=True)
+        return self._json(self._update(parse_flow(source), namespace, flow_id, draft), source=True)
 
     def get(self, namespace: str, flow_id: str, *, source: bool, revision: int | None, allow_deleted: bool) -> str:
         """GET /flows/{ns}/{id}: `revision` returns that exact row (tombstone or not), ignoring allowDeleted."""
@@ -61,6 +65,16 @@ class FlowService:
         if row is None:
             raise not_found()
         return self._json(((namespace, flow_id), row), source=source)
+
+    def import_one(self, source: str) -> bool:
+        """FlowService.importFlow: a lenient parse, then an update of whatever revision exists (a tombstone
+        included) or a create; any failure only marks this piece as not imported."""
+        try:
+            doc = parse_flow(source)
+            self._update(doc, doc.namespace, doc.id)
+        except ApiError:
+            return False
+        return True
 
     def delete(self, namespace: str, flow_id: str) -> None:
         """DELETE /flows/{ns}/{id}: a tombstone at revision + 1; 404 when not live."""
@@ -99,11 +113,17 @@ class FlowService:
     def export_zip(self, rows: Iterable[tuple[FlowKey, Revision]], name: str) -> bytes:
         """A ZIP of stored sources, one `<ns>{sep}<id>.yml` entry each (Kestra's HasSource.asZipFile).
 
+        In 2.x a flow is exported at its last non-draft revision (a draft-only flow not at all), and a flow
+        the model can no longer read is left out (kestractl `flows_validate_by_query.go` relies on both).
         Kestra deflates the entries; they are stored here, an equally valid ZIP that any reader takes,
         because deflating 10,000 small entries one by one costs the emulator half a second per export.
         """
         entries, seen = [], set()
         for (namespace, flow_id), row in rows:
+            if self.two:
+                row = self.store.published(namespace, flow_id)
+                if row is None or self.exception(row) is not None:
+                    continue
             entry = name.format(namespace=namespace, id=flow_id)
             if entry in seen:  # java.util.zip refuses it and the request fails
                 raise internal(f"duplicate entry: {entry}")
@@ -195,8 +215,8 @@ class FlowService:
         result: dict = {"index": index, "outdated": False}
         try:
             doc = parse_flow(source, resource="flow")
-            checks.check_strict(doc)
-            checks.check_types(doc)
+            checks.check_strict(doc, self.kestra_version)
+            checks.check_types(doc, self.kestra_version)
         except ApiError as error:  # every failure becomes a `constraints` text
             unexpected = error.kind != "constraint"
             result["constraints"] = f"Unable to validate the flow: {error.detail}" if unexpected else error.detail
@@ -235,19 +255,23 @@ class FlowService:
 
     # --- internals ----------------------------------------------------------------------------------
 
-    def _create(self, doc: FlowDoc) -> tuple[FlowKey, Revision]:
+    def _create(self, doc: FlowDoc, draft: bool = False) -> tuple[FlowKey, Revision]:
         """FlowService.create(strict=true) then repository.create."""
-        checks.check_strict(doc)
-        checks.check_types(doc)
-        checks.check_bean(doc, self.kestra_version)
+        checks.check_strict(doc, self.kestra_version)
+        checks.check_types(doc, self.kestra_version)
+        if not draft:  # "drafts are not validated for constraint violations" (2.0 spec, createFlow)
+            checks.check_bean(doc, self.kestra_version)
         if self.store.live(doc.namespace, doc.id) is not None:
             raise already_exists(doc.namespace, doc.id)
-        return self._save(doc)
+        return self._save(doc, draft)
 
-    def _update(self, doc: FlowDoc, namespace: str, flow_id: str) -> tuple[FlowKey, Revision]:
+    def _update(self, doc: FlowDoc, namespace: str, flow_id: str, draft: bool = False) -> tuple[FlowKey, Revision]:
         """repository.update: validate, refuse an id/namespace change, then save (or keep the same revision)."""
-        checks.check_types(doc)  # lenient about unknown keys, but tasks must still deserialize
-        checks.check_bean(doc, self.kestra_version)
+        if self.two:
+            checks.check_strict(doc, self.kestra_version)
+        checks.check_types(doc, self.kestra_version)  # 1.x is lenient about unknown keys, but tasks must deserialize
+        if not draft:
+            checks.check_bean(doc, self.kestra_version)
         changes = []
         if doc.id != flow_id:
             changes.append(Violation("Illegal flow id update", "flow.id"))
@@ -255,10 +279,11 @@ class FlowService:
             changes.append(Violation("Illegal namespace update", "flow.namespace"))
         if changes:
             raise violation_error(changes)
-        return self._save(doc)
+        return self._save(doc, draft)
 
-    def _save(self, doc: FlowDoc) -> tuple[FlowKey, Revision]:
-        row, is_new = self.store.save(doc.namespace, doc.id, doc.source, disabled=doc.disabled, deleted=doc.deleted)
+    def _save(self, doc: FlowDoc, draft: bool = False) -> tuple[FlowKey, Revision]:
+        row, is_new = self.store.save(doc.namespace, doc.id, doc.source, disabled=doc.disabled, deleted=doc.deleted,
+                                      draft=draft and self.two)
         if is_new:
             row.rendered = self._render(doc, row)
         return (doc.namespace, doc.id), row
@@ -268,7 +293,7 @@ class FlowService:
         key, row = item
         text = row.rendered
         if text is None:
-            text = self._render(parse_flow(row.source), row)
+            text = self._render(None, row, key)
             if self.store.latest(*key) is row:
                 row.rendered = text
         return with_source(text, row.source) if source else text
@@ -277,8 +302,19 @@ class FlowService:
         """The `Flow` JSON (no source) of one stored row."""
         return self._json(((namespace, flow_id), row), source=False)
 
-    def _render(self, doc: FlowDoc, row: Revision) -> str:
-        return render_flow(doc, revision=row.revision, tenant=self.tenant, disabled=row.disabled, deleted=row.deleted)
+    def _render(self, doc: FlowDoc | None, row: Revision, key: FlowKey | None = None) -> str:
+        extra = {"updated": iso(row.updated), "draft": row.draft} if self.two else None
+        exception = self.exception(row)
+        if exception is not None:
+            namespace, flow_id = key if key is not None else (doc.namespace, doc.id)
+            return render_broken(namespace, flow_id, revision=row.revision, tenant=self.tenant, deleted=row.deleted,
+                                 exception=exception, extra=extra)
+        return render_flow(doc or parse_flow(row.source), revision=row.revision, tenant=self.tenant,
+                           disabled=row.disabled, deleted=row.deleted, extra=extra)
+
+    def exception(self, row: Revision) -> str | None:
+        """Why this version's model cannot read a stored row (a 1.x source after an upgrade to 2.x), or None."""
+        return _stored_exception(row.source, self.kestra_version) if self.two else None
 
     def labels(self, key: FlowKey, row: Revision) -> list[dict]:
         return json.loads(self._json((key, row), source=False)).get("labels", [])
@@ -297,6 +333,18 @@ def inject_disabled(source: str, disabled: bool) -> str:
     if pattern.search(source):
         return pattern.sub(f"disabled: {'true' if disabled else 'false'}\n", source)
     return f"{source}\ndisabled: {'true' if disabled else 'false'}"
+
+
+@lru_cache(maxsize=4096)
+def _stored_exception(source: str, kestra_version: str) -> str | None:
+    """The deserialization failure of a stored source (no bean validation: the repository only reads it)."""
+    try:
+        doc = parse_flow(source)
+        checks.check_strict(doc, kestra_version)
+        checks.check_types(doc, kestra_version)
+    except ApiError as error:
+        return error.detail
+    return None
 
 
 def _array(texts: Iterable[str]) -> str:

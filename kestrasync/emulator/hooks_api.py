@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import http_status
+from .errors import ApiError, http_status
+from .flowdoc import parse_flow
 from .web import emulator_of
 
 
@@ -41,6 +42,24 @@ async def clear_faults(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def store_flow(request: Request) -> Response:
+    """Store a flow source as it stands, without any check: a flow saved by an older Kestra (a 1.x source
+    kept in the database after an upgrade to 2.x), which the imitated version may no longer read."""
+    options = await _options(request)
+    source = options.get("source")
+    if not isinstance(source, str):
+        return JSONResponse({"message": "Invalid flow: give {\"source\": \"...\"}"}, status_code=400)
+    try:
+        doc = parse_flow(source)
+    except ApiError as error:
+        return JSONResponse({"message": f"Invalid flow: {error.detail}"}, status_code=400)
+    if doc.namespace is None or doc.id is None:
+        return JSONResponse({"message": "Invalid flow: it needs an id and a namespace"}, status_code=400)
+    tenant = emulator_of(request).tenant(str(options.get("tenant") or "main"))
+    row, _ = tenant.flows.save(doc.namespace, doc.id, source, disabled=doc.disabled)
+    return JSONResponse({"namespace": doc.namespace, "id": doc.id, "revision": row.revision}, status_code=201)
+
+
 async def set_latency(request: Request) -> Response:
     milliseconds = (await _options(request)).get("ms")
     if not isinstance(milliseconds, int) or milliseconds < 0:
@@ -67,4 +86,5 @@ def routes() -> list[Route]:
         Route("/__emulator/faults", add_fault, methods=["POST"]),
         Route("/__emulator/faults", clear_faults, methods=["DELETE"]),
         Route("/__emulator/latency", set_latency, methods=["PUT"]),
+        Route("/__emulator/flows", store_flow, methods=["POST"]),
     ]

@@ -23,8 +23,10 @@ _ORDER = ("id", "namespace", "revision", "description", "inputs", "outputs", "di
 _STRING_FIELDS = ("id", "type", "description")
 
 
-def render_flow(doc: FlowDoc, *, revision: int, tenant: str, disabled: bool, deleted: bool) -> str:
-    """The compact JSON text of `doc` as a `Flow` at `revision` (no `source`)."""
+def render_flow(doc: FlowDoc, *, revision: int, tenant: str, disabled: bool, deleted: bool,
+                extra: dict | None = None) -> str:
+    """The compact JSON text of `doc` as a `Flow` at `revision` (no `source`); `extra` holds the 2.x
+    server fields (`updated`, `draft`)."""
     tree = doc.tree
     server = {"id": doc.id, "namespace": doc.namespace, "revision": revision, "disabled": disabled,
               "deleted": deleted, "labels": doc.labels, "description": _text(tree.get("description"))}
@@ -38,8 +40,18 @@ def render_flow(doc: FlowDoc, *, revision: int, tenant: str, disabled: bool, del
             value = _typed(key, tree.get(key))
         if value is not None:
             body[key] = value
+    body.update(extra or {})
     body["tenantId"] = tenant
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def render_broken(namespace: str, flow_id: str, *, revision: int, tenant: str, deleted: bool, exception: str,
+                  extra: dict | None = None) -> str:
+    """A `FlowWithException`: what a repository answers for a stored flow its model can no longer read
+    (develop c94e7743 `FlowWithException.from`: id, namespace, revision, deleted, `tasks: []`, the message)."""
+    body = {"id": flow_id, "namespace": namespace, "revision": revision, "disabled": False, "deleted": deleted,
+            "tasks": [], **(extra or {}), "exception": exception, "tenantId": tenant}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def with_source(flow_json: str, source: str) -> str:

@@ -40,7 +40,8 @@ class Emulator:
         tenant = self.tenants.get(name)
         if tenant is None:
             flows = FlowStore(self._changed)
-            tenant = Tenant(flows, KVStore(self._changed), FlowService(flows, name, self.config.kestra_version))
+            version = self.config.kestra_version
+            tenant = Tenant(flows, KVStore(self._changed, kestra_version=version), FlowService(flows, name, version))
             self.tenants[name] = tenant
         return tenant
 

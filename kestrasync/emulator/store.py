@@ -3,7 +3,9 @@
 Every save appends a row `{revision, source, deleted, disabled}`; nothing is ever rewritten. The current
 flow is the row with the highest revision, deleted or not, and a flow is *live* when that row is not a
 tombstone. Revisions are `max + 1` over all rows (tombstones included), so they are never reused and
-revision N is always row N-1. Saving the same text again is a no-op (Kestra's `isSameWithSource`).
+revision N is always row N-1. Saving the same text again is a no-op (Kestra's `isSameWithSource`, which in
+2.x also compares `draft`). A 2.x draft row is the flow's head like any other (GET returns it); `published`
+finds the last non-draft row, which executions and the export use.
 
 Live flows are also kept in a sorted list of `(namespace, id)` so that a namespace, a namespace prefix
 (`ns == p or ns.startswith(p + ".")`) or a page of results is found by bisection: listing, searching and
@@ -17,6 +19,7 @@ do not await between reading and writing.
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from itertools import chain
@@ -34,12 +37,15 @@ def source_without_revision(source: str) -> str:
 
 @dataclass(slots=True)
 class Revision:
-    """One stored row. `rendered` caches the Flow JSON of the current row only (memory stays modest)."""
+    """One stored row. `rendered` caches the Flow JSON of the current row only (memory stays modest);
+    `updated` is the save time (1.3+ serve it), `draft` the 2.x `?draft=` flag of that save."""
 
     revision: int
     source: str
     deleted: bool
     disabled: bool
+    draft: bool = False
+    updated: float = 0.0
     rendered: str | None = None
 
 
@@ -72,6 +78,12 @@ class FlowStore:
         rows = self._rows.get((namespace, flow_id), ())
         return rows[revision - 1] if 1 <= revision <= len(rows) else None
 
+    def published(self, namespace: str, flow_id: str) -> Revision | None:
+        """The last non-draft row of a live flow (`fromLastNonDraftRevision`), or None."""
+        if self.live(namespace, flow_id) is None:
+            return None
+        return next((row for row in reversed(self._rows[(namespace, flow_id)]) if not row.draft), None)
+
     def last_revision(self, namespace: str, flow_id: str) -> int:
         row = self.latest(namespace, flow_id)
         return row.revision if row else 0
@@ -79,14 +91,14 @@ class FlowStore:
     # --- writing ------------------------------------------------------------------------------------
 
     def save(self, namespace: str, flow_id: str, source: str, *, disabled: bool,
-             deleted: bool = False) -> tuple[Revision, bool]:
+             deleted: bool = False, draft: bool = False) -> tuple[Revision, bool]:
         """Append a revision unless the live flow already holds the same text; return (row, is_new)."""
         key = (namespace, flow_id)
         rows = self._rows.setdefault(key, [])
         current = rows[-1] if rows else None
-        if current is not None and _same(current, source, disabled, deleted):
+        if current is not None and _same(current, source, disabled, deleted) and current.draft == draft:
             return current, False
-        row = Revision(current.revision + 1 if current else 1, source, deleted, disabled)
+        row = Revision(current.revision + 1 if current else 1, source, deleted, disabled, draft, time.time())
         self._append(key, rows, row)
         return row, True
 
@@ -97,7 +109,7 @@ class FlowStore:
         current = rows[-1]
         if current.deleted:
             raise KeyError(key)
-        tombstone = Revision(current.revision + 1, current.source, True, current.disabled)
+        tombstone = Revision(current.revision + 1, current.source, True, current.disabled, current.draft, time.time())
         self._append(key, rows, tombstone)
         return tombstone
 
@@ -183,12 +195,13 @@ class FlowStore:
     # --- persistence --------------------------------------------------------------------------------
 
     def dump(self) -> list:
-        """Every row as JSON-ready lists: [namespace, id, [[revision, source, deleted, disabled], ...]]."""
-        return [[ns, fid, [[r.revision, r.source, r.deleted, r.disabled] for r in rows]]
+        """Every row as JSON-ready lists: [namespace, id, [[revision, source, deleted, disabled, draft, updated], ...]]."""
+        return [[ns, fid, [[r.revision, r.source, r.deleted, r.disabled, r.draft, r.updated] for r in rows]]
                 for (ns, fid), rows in self._rows.items()]
 
     def load(self, dumped: list) -> None:
-        """Replace the content with `dump()` output, rebuilding the index in one sort."""
+        """Replace the content with `dump()` output (rows of older files lack draft and updated), rebuilding
+        the index in one sort."""
         self._rows = {(ns, fid): [Revision(*row) for row in rows] for ns, fid, rows in dumped}
         self._live = sorted(key for key, rows in self._rows.items() if rows and not rows[-1].deleted)
         self._namespaces = {}

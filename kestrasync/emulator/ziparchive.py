@@ -55,3 +55,12 @@ def _with_zipfile(entries: list[tuple[str, bytes]]) -> bytes:
         for name, data in entries:
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def read_entries(data: bytes) -> list[tuple[str, bytes]]:
+    """The (name, content) entries of an uploaded ZIP, in order; ValueError when it is not one."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return [(info.filename, archive.read(info)) for info in archive.infolist()]
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(str(error)) from None

@@ -25,6 +25,18 @@ RESERVED = {"pause", "resume", "force-run", "change-status", "kill", "executions
             "enable", "text"}
 NULL = "tag:yaml.org,2002:null"
 PHRASES = ("Unrecognized field", "Invalid type", "Invalid Flow")  # named in the message; other problems by path
+# Files Kestra 1.0 refuses for what its core plugin classes declare, read by hand in kestra-io/kestra v1.0.3
+# (baa07dd02b8d); the structural oracle below cannot see plugin properties. Kestra's own `invalids` fixtures
+# are among them, which is the point of those fixtures.
+PLUGIN_REFUSALS = {
+    "examples/blueprints/48.yml": "triggers[0].key",  # Webhook.key is @NotNull
+    "examples/examples/flows/notifications/slack/runtimeSLA.yml": "Unrecognized field",  # Fail has no executionId
+    "kestra/core/src/test/resources/flows/invalids/invalid-property.yaml": "Unrecognized field",  # Return.invalid
+    "kestra/core/src/test/resources/flows/invalids/invalid-task.yaml": "Invalid type",  # no debug.MissingTwo class
+    "kestra/core/src/test/resources/flows/invalids/workingdirectory-no-tasks.yaml": "tasks[0].tasks",  # @NotEmpty
+    "kestra/webserver/src/test/resources/flows/simpleInvalidFlow.yaml": "Unrecognized field",  # Return.badProperties
+    "kestra/webserver/src/test/resources/flows/validateMultipleInvalidFlows.yaml": "Unrecognized field",  # Log.unknownProp
+}
 
 
 def _files() -> list:
@@ -116,7 +128,7 @@ def test_corpus_round_trips_or_is_refused_like_kestra(corpus_client):
     accepted = refused = 0
     for path in files:
         raw = path.read_bytes()
-        problem = expected_problem(raw.decode("utf-8"))
+        problem = expected_problem(raw.decode("utf-8")) or PLUGIN_REFUSALS.get(str(path.relative_to(CORPUS)))
         response = corpus_client.post("/api/v1/main/flows", content=raw, headers=YAML)
         label = path.relative_to(CORPUS)
         if problem is None:

@@ -80,6 +80,10 @@ def test_kv_ttl_expires_the_entry(client):
     assert "expirationDate" in entry
     assert client.get(f"{KV}/lease").status_code == 200
     time.sleep(0.4)
+    # The read that finds it expired deletes it and answers 410 (InternalKVStore.getRawValue, ErrorController
+    # "Resource has expired", v1.0.3); the next read is 404.
+    expired = client.get(f"{KV}/lease")
+    assert (expired.status_code, expired.json()["message"]) == (410, "Resource has expired: The requested value has expired")
     assert client.get(f"{KV}/lease").status_code == 404
     assert client.get(KV).json() == []
 

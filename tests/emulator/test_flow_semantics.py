@@ -132,7 +132,8 @@ def test_update_changing_id_and_namespace_is_422_with_both_violations(client, cr
 
 def test_source_is_stored_byte_for_byte(client, create):
     sources = [
-        "# leading comment\nid: crlf\r\nnamespace: company.team\r\ntasks:\r\n  - id: a\r\n    type: io.kestra.plugin.core.log.Log\r\n",
+        "# leading comment\nid: crlf\r\nnamespace: company.team\r\ntasks:\r\n  - id: a\r\n    type: io.kestra.plugin.core.log.Log\r\n"
+        "    message: hi\r\n",
         flow_yaml(flow_id="accents", extra="description: Café ☕ 日本語 🚀\n"),
         flow_yaml(flow_id="no-newline").rstrip("\n"),
         flow_yaml(flow_id="blank-lines", extra="\n\n\n") + "\n\n",
