@@ -10,12 +10,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-TASK_TYPES = (
-    "io.kestra.plugin.core.log.Log",
-    "io.kestra.plugin.core.http.Request",
-    "io.kestra.plugin.scripts.shell.Commands",
-    "io.kestra.plugin.jdbc.postgresql.Query",
-)
+# Task types, each with the property that carries the step's text (Kestra refuses a core task's
+# unknown properties, and a Request without its `uri`).
+TASK_TYPES = {
+    "io.kestra.plugin.core.log.Log": "message: \"{text}\"",
+    "io.kestra.plugin.core.http.Request": "uri: \"https://example.com/{{{{ flow.id }}}}?step={text}\"",
+    "io.kestra.plugin.scripts.shell.Commands": "commands: [\"echo '{text}'\"]",
+    "io.kestra.plugin.jdbc.postgresql.Query": "sql: \"select '{text}'\"",
+}
 
 
 def namespace_of(n: int) -> str:
@@ -38,10 +40,11 @@ def flow_text(index: int, namespace: str, rng: random.Random, *, big: bool = Fal
         "tasks:",
     ]
     for t in range(rng.randint(2, 5)):
+        kind = rng.choice(tuple(TASK_TYPES))
         lines += [
             f"  - id: step{t}",
-            f"    type: {rng.choice(TASK_TYPES)}",
-            f"    message: \"step {t} of {{{{ flow.id }}}} on {{{{ inputs.day }}}} (v{variant})\"",
+            f"    type: {kind}",
+            "    " + TASK_TYPES[kind].format(text=f"step {t} of {{{{ flow.id }}}} on {{{{ inputs.day }}}} (v{variant})"),
         ]
     if index % 10 == 1:  # a tenth of the flows call a neighbour as a subflow
         lines += [

@@ -124,6 +124,12 @@ class Probe:
         """Every revision, tombstones included (1.x lists them; 2.x when asked: allowDelete)."""
         return self._get(f"/flows/{namespace}/{flow_id}/revisions", allowDelete="true").json()
 
+    def refuses(self, source: str) -> bool:
+        """Whether the server's validation refuses a single-flow text."""
+        response = self.http.post("/flows/validate", content=source.encode(), headers=YAML)
+        response.raise_for_status()
+        return any(result.get("constraints") for result in response.json())
+
     def create(self, source: str) -> dict:
         return self._write("POST", "/flows", source)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_library_apply_takes_the_lock(repo, settings, probe, server):
     lock = f"{server.url}/api/v1/main/namespaces/system/kv/kestra-sync-lock"
     auth = (server.config.username, server.config.password)
     held = {"holder": "ci@runner pid 7", "token": "other", "acquired": "2099-01-01T00:00:00+00:00", "expires": "2099-01-01T01:00:00+00:00"}
-    httpx.put(lock, json=held, auth=auth).raise_for_status()
+    httpx.put(lock, content=json.dumps(held), headers={"Content-Type": "text/plain"}, auth=auth).raise_for_status()
     with engine.connect(settings) as conn:
         plan = engine.plan(settings, engine.PlanRequest(), conn)
         with pytest.raises(LockHeld, match="ci@runner pid 7"):

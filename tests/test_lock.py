@@ -25,7 +25,7 @@ def kv(server):
 
     class KV:
         def put(self, value: dict) -> None:
-            httpx.put(f"{server.url}{LOCK_PATH}", content=json.dumps(value), headers={"Content-Type": "application/json"}, auth=auth).raise_for_status()
+            httpx.put(f"{server.url}{LOCK_PATH}", content=json.dumps(value), headers={"Content-Type": "text/plain"}, auth=auth).raise_for_status()
 
         def get(self):
             response = httpx.get(f"{server.url}{LOCK_PATH}", auth=auth)
@@ -120,7 +120,7 @@ def test_lock_namespace_and_key_are_configurable(repo, cli, server):
     auth = (server.config.username, server.config.password)
     held = {"holder": "x", "token": "t", "acquired": "2026-01-01T00:00:00+00:00", "expires": "2999-01-01T00:00:00+00:00"}
     httpx.put(f"{server.url}/api/v1/main/namespaces/company.ops/kv/deploy-lock", content=json.dumps(held),
-              headers={"Content-Type": "application/json"}, auth=auth).raise_for_status()
+              headers={"Content-Type": "text/plain"}, auth=auth).raise_for_status()
     result = cli("apply", "--auto-approve")
     assert result.exit_code == 1 and "holds the lock company.ops/deploy-lock" in result.stderr
 

@@ -149,8 +149,6 @@ SUBFLOW_CALLER = (
 
 
 def test_new_subflow_is_created_before_its_caller(repo, cli, server, probe):
-    if server.config.kestra_version.startswith("2"):  # removed once the emulator's 2.x work lands
-        pytest.skip("the emulator's 2.0 mode still warns on a dependsOn Flow trigger as 1.x warns on one without conditions")
     caller = SUBFLOW_CALLER
     listener = (
         "id: aa_listener\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"

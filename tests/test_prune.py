@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from support import flow_yaml, output_json
 
 
@@ -107,7 +109,7 @@ def test_prune_from_a_subdirectory_still_sees_the_whole_repository(repo, cli, pr
     assert plan["changes"] == [] and plan["summary"]["unchanged"] == 2
 
 
-def test_a_server_flow_this_release_would_refuse_keeps_its_references(repo, cli, probe):
+def test_a_server_flow_this_release_would_refuse_keeps_its_references(repo, cli, probe, server):
     """Kestra's update is lenient about top-level keys it does not know, so the server can hold a
     flow the scanner would refuse. Its Subflow still counts: the caller is deleted before the flow
     it calls (in key order the callee would go first)."""
@@ -117,8 +119,12 @@ def test_a_server_flow_this_release_would_refuse_keeps_its_references(repo, cli,
         "      - id: call\n        type: io.kestra.plugin.core.flow.Subflow\n        namespace: company.old\n        flowId: aa_child\n"
     )
     probe.create(flow_yaml("company.old", "aa_child"))
-    probe.create(caller)
-    probe.update("company.old", "zz_caller", caller + "futureProperty: from a newer Kestra\n")
+    if server.config.kestra_version.startswith("2"):
+        # 2.x updates strictly: such a flow is one stored by an older Kestra, which 2.x cannot read.
+        httpx.post(f"{server.url}/__emulator/flows", json={"source": caller + "taskDefaults: []\n"}).raise_for_status()
+    else:
+        probe.create(caller)
+        probe.update("company.old", "zz_caller", caller + "futureProperty: from a newer Kestra\n")
     repo.write("flows/new.yml", flow_yaml("company.old", "z_new"))
     plan = output_json(cli("plan", "--prune", "--format", "json"))
     assert [(c["action"], c["address"]) for c in plan["changes"]] == [

@@ -245,11 +245,19 @@ class FlowService:
                 warnings.append(f"The subflow '{flow_id}' not found in namespace '{namespace}'.")
             elif target.disabled:
                 warnings.append(f"The subflow '{flow_id}' is disabled in namespace '{namespace}'.")
+        v2 = self.kestra_version.startswith("2")
         for trigger in doc.task_list("triggers"):
-            if isinstance(trigger, dict) and str(trigger.get("type", "")).lower() in FLOW_TRIGGER_TYPES \
-                    and not trigger.get("conditions") and trigger.get("preconditions") is None:
+            if not isinstance(trigger, dict) or str(trigger.get("type", "")).lower() not in FLOW_TRIGGER_TYPES:
+                continue
+            # 2.x (FlowService.warnings, develop c94e7743): unbounded without `dependsOn` and with no
+            # `when` (or `when: "true"`); 1.x: without `conditions` and `preconditions`.
+            if v2:
+                unbounded = not trigger.get("dependsOn") and str(trigger.get("when", "true")) == "true"
+            else:
+                unbounded = not trigger.get("conditions") and trigger.get("preconditions") is None
+            if unbounded:
                 warnings.append("This flow will be triggered for EVERY execution of EVERY flow on your instance. "
-                                "We recommend adding the preconditions property to the Flow trigger "
+                                f"We recommend adding the {'dependsOn' if v2 else 'preconditions'} property to the Flow trigger "
                                 f"'{trigger.get('id')}'.")
         return warnings
 

@@ -283,3 +283,20 @@ def test_plugin_defaults_supply_required_properties_and_other_namespaces_pass(cl
     assert client.post(FLOWS, content=other, headers=YAML).status_code == 200
     unknown_kestra = flow_yaml(flow_id="k").replace("io.kestra.plugin.core.log.Log", "io.kestra.invalid")
     assert client.post(FLOWS, content=unknown_kestra, headers=YAML).status_code == 422
+
+
+def test_a_flow_trigger_with_depends_on_is_bounded_in_2_0():
+    """FlowService.warnings (develop c94e7743): a 2.x Flow trigger is unbounded only without `dependsOn`
+    and with no `when`; the warning then recommends `dependsOn`."""
+    head = "id: l\nnamespace: company.team\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+    trigger = "triggers:\n  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n"
+    with EmulatorServer(EmulatorConfig(kestra_version="2.0")) as kestra:
+        with httpx.Client(base_url=f"{kestra.url}/api/v1/main", auth=AUTH) as client:
+            def warnings(text):
+                return client.post("/flows/validate", content=text, headers=YAML).json()[0].get("warnings")
+
+            bounded = warnings(head + trigger + "    dependsOn:\n      - namespace: company.team\n        flowId: up\n")
+            unbounded = warnings(head + trigger)
+    assert not bounded
+    assert unbounded == ["This flow will be triggered for EVERY execution of EVERY flow on your instance. "
+                         "We recommend adding the dependsOn property to the Flow trigger 'after'."]
