@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import peak  # noqa: E402
 from flowgen import flow_text, generate, namespace_of  # noqa: E402
 
 USER, PASSWORD = "admin@kestra.io", "Admin1234"
@@ -104,18 +105,16 @@ class Emulator:
 
 
 def run_cli(run: Run, emulator: Emulator, cwd: Path, *args: str) -> tuple[float, float, str]:
-    """Run kestra-sync; returns wall seconds, peak RSS in MB (largest process of its tree) and output."""
-    env = run.env(KESTRA_URL=emulator.url, KESTRA_USERNAME=USER, KESTRA_PASSWORD=PASSWORD, NO_COLOR="1")
+    """Run kestra-sync; returns wall seconds, its peak RSS in MB (see peak.py) and output."""
+    report = run.workdir / "peak-rss"
+    env = peak.environment(run.env(KESTRA_URL=emulator.url, KESTRA_USERNAME=USER, KESTRA_PASSWORD=PASSWORD, NO_COLOR="1"), report)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "kestrasync", *args], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
+    process = subprocess.run(peak.command(list(args)), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+    output = process.stdout.decode()
     if process.returncode not in (0, 2):
         raise SystemExit(f"kestra-sync {' '.join(args)} failed ({process.returncode}):\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, peak.peak_mb(report), output
 
 
 def measure(run: Run, emulator: Emulator, cwd: Path, name: str, *args: str, note: str = "") -> Step:

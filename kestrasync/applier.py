@@ -1,7 +1,8 @@
 """Plan + connection -> ApplyReport: the plan's writes, one resource per request, in the plan's order.
 
-Creates and updates run first, up to `parallelism` at a time, each only after the changes it depends
-on succeeded; deletes run after all of them. The first failure stops new work: requests in flight
+Creates and updates run first, kind by kind (what others read first), up to `parallelism` at a time,
+each only after the changes it depends on succeeded; deletes run after all of them, in the reverse
+order of kinds. The first failure stops new work: requests in flight
 finish, everything not started is reported as skipped, and because every write sends a whole
 resource, running apply again converges. A stop event (Ctrl-C, SIGTERM) does the same. Each write is
 its kind's to make (kestrasync.kinds).
@@ -41,14 +42,22 @@ def apply_plan(
     only those that depend on a failed change are skipped.
     """
     stop = stop or threading.Event()
-    writes = [c for c in plan.changes if c.action is not Action.DELETE]
-    deletes = [c for c in plan.changes if c.action is Action.DELETE]
     results: list[ApplyResult] = []
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        for phase in (writes, deletes):
+        for phase in _phases(plan):
             halted = not keep_going and _halted(results)
             results += _run_phase(phase, conn, pool, parallelism, on_result, stop, halted, keep_going)
     return ApplyReport(tuple(results), interrupted=stop.is_set(), kinds=plan.kinds)
+
+
+def _phases(plan: Plan) -> list[list[Change]]:
+    """The plan's changes in phases, each finished before the next starts: writes kind by kind in
+    ascending rank (a namespace's files before the flows that read them), then deletes in descending
+    rank (flows before the files they stopped reading)."""
+    ranks = sorted({kinds.get(c.key.kind).info.rank for c in plan.changes})
+    writes = [[c for c in plan.changes if c.action is not Action.DELETE and kinds.get(c.key.kind).info.rank == rank] for rank in ranks]
+    deletes = [[c for c in plan.changes if c.action is Action.DELETE and kinds.get(c.key.kind).info.rank == rank] for rank in reversed(ranks)]
+    return [phase for phase in writes + deletes if phase]
 
 
 def _halted(results: list[ApplyResult]) -> bool:

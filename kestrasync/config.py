@@ -17,14 +17,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from kestrasync.applier import PARALLELISM
 from kestrasync.errors import ConfigError
 from kestrasync.http import Credentials, ServerOptions
-from kestrasync.kinds.flows.parse import FLOW_FILES, NAMESPACE
+from kestrasync.kinds.files.layout import CONVENTION, FileOptions, FolderMapping, remote_folder
+from kestrasync.kinds.flows.parse import FLOW_FILES
 from kestrasync.lock import LockOptions
-from kestrasync.model import SourceLocation
+from kestrasync.model import NAMESPACE, SourceLocation
 from kestrasync.planner import PruneOptions
 from kestrasync.server import release
 from kestrasync.walk import ScanOptions, display_path
@@ -41,6 +42,7 @@ class Settings:
 
     server: ServerOptions = field(default_factory=ServerOptions)
     flow_files: ScanOptions = FLOW_FILES
+    namespace_files: FileOptions = field(default_factory=FileOptions)
     owned_namespaces: tuple[str, ...] = ()
     prune: PruneOptions = field(default_factory=PruneOptions)
     parallelism: int = PARALLELISM
@@ -50,7 +52,7 @@ class Settings:
 
     def of_kind(self, kind: str):
         """A resource kind's own section of the settings (what kestrasync.kinds.base.Kind.trees reads)."""
-        return {"flow": self.flow_files}[kind]
+        return {"flow": self.flow_files, "file": self.namespace_files}[kind]
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ _SCHEMA: dict = {
         "exclude": (("flow_files", "exclude"), list),
         "max_file_size": (("flow_files", "max_file_bytes"), int, POSITIVE),
     },
+    "files": {
+        "paths": (("namespace_files", "paths"), list),
+        "include": (("namespace_files", "include"), list),
+        "exclude": (("namespace_files", "exclude"), list),
+        "max_file_size": (("namespace_files", "max_file_bytes"), int, POSITIVE),
+        "mappings": (("namespace_files", "mappings"), "mappings"),
+    },
     "namespaces": (("owned_namespaces",), list, NAMESPACE),
     "prune": {
         "enabled": (("prune", "enabled"), bool),
@@ -139,16 +148,29 @@ def load_settings(
     # The repository is the config file's directory, wherever the command runs from: a scan of only
     # the working directory would make a prune delete the flows declared elsewhere.
     root = (config.parent if config is not None else cwd).absolute()
-    settings = Settings(flow_files=replace(FLOW_FILES, root=root), root=root)
+    settings = Settings(flow_files=replace(FLOW_FILES, root=root), namespace_files=FileOptions(root=root), root=root)
     if config is not None:
         for path, value in read_config_file(config).items():
             settings = _assign(settings, path, value)
-        excluded = settings.flow_files.exclude + (config.name,)
-        settings = replace(settings, config_file=config, flow_files=replace(settings.flow_files, exclude=excluded))
+        settings = replace(settings, config_file=config)
+    settings = _without_namespace_files(settings)
     settings = _with_server(settings, _from_environment({**read_dotenv(cwd / ".env"), **environ}), overrides)
     settings = _with_flags(settings, overrides)
     _check(settings)
     return settings
+
+
+def _without_namespace_files(settings: Settings) -> Settings:
+    """Flow files are looked for everywhere but in kestra-sync.yaml and the namespace files' folders
+    (a YAML script there is a file to upload, not a flow)."""
+    files = settings.namespace_files
+    folders = [*(files.paths or (files.root / CONVENTION,)), *(mapping.local for mapping in files.mappings)]
+    excluded = [] if settings.config_file is None else [settings.config_file.name]
+    for folder in folders:
+        relative = os.path.relpath(folder, settings.root).replace(os.sep, "/")
+        if relative != "." and not relative.startswith("../"):
+            excluded.append(f"{relative}/**")
+    return replace(settings, flow_files=replace(settings.flow_files, exclude=settings.flow_files.exclude + tuple(excluded)))
 
 
 def _assign(value, path: tuple[str, ...], new):
@@ -217,6 +239,9 @@ def read_config_file(path: Path) -> dict[tuple[str, ...], object]:
     paths = ("flow_files", "paths")
     if paths in values:  # paths in the file are relative to the file, not to the working directory
         values[paths] = tuple(base / p for p in values[paths])
+    files = ("namespace_files", "paths")
+    if files in values:
+        values[files] = tuple(base / p for p in values[files])
     ca_cert = ("server", "ca_cert")
     if ca_cert in values:
         values[ca_cert] = str(base / values[ca_cert])
@@ -244,8 +269,48 @@ def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> d
             values.update(_read_section(value, spec, shown, f"{prefix}{name}."))
         else:
             target, kind, *bound = spec
-            values[target] = _typed(value, kind, f"{prefix}{name}", shown, *bound)
+            if kind == "mappings":
+                values[target] = _mappings(value, f"{prefix}{name}", shown, Path(shown).parent.absolute())
+            else:
+                values[target] = _typed(value, kind, f"{prefix}{name}", shown, *bound)
     return values
+
+
+_MAPPING_KEYS = {"namespace": str, "from": str, "to": str, "include": list, "exclude": list}
+
+
+def _mappings(node: Node, name: str, shown: str, base: Path) -> tuple[FolderMapping, ...]:
+    """`files.mappings`: a list of {namespace, from (a local folder), to (a remote folder), include,
+    exclude}; folders are relative to the config file."""
+    if not isinstance(node, SequenceNode):
+        raise ConfigError(f"'{name}' must be a list of mappings", _where(node, shown))
+    mappings = []
+    for number, item in enumerate(node.value, 1):
+        label = f"{name}[{number}]"
+        if not isinstance(item, MappingNode):
+            raise ConfigError(f"'{label}' must be a mapping with namespace, from and to", _where(item, shown))
+        values = {}
+        for key, value in item.value:
+            if key.value not in _MAPPING_KEYS:
+                raise ConfigError(f"unknown key '{label}.{key.value}' (expected one of: {', '.join(sorted(_MAPPING_KEYS))})",
+                                  _where(key, shown))
+            values[key.value] = _typed(value, _MAPPING_KEYS[key.value], f"{label}.{key.value}", shown)
+        for required in ("namespace", "from"):
+            if required not in values:
+                raise ConfigError(f"'{label}' needs `{required}`", _where(item, shown))
+        if not NAMESPACE.fullmatch(values["namespace"]):
+            raise ConfigError(f"'{label}.namespace': '{values['namespace']}' is not a valid Kestra namespace", _where(item, shown))
+        try:
+            remote = remote_folder(values.get("to", ""))
+        except ValueError as error:
+            raise ConfigError(f"'{label}.to': {error}", _where(item, shown)) from None
+        mappings.append(FolderMapping(values["namespace"], base / values["from"], remote, values.get("include", ("**",)),
+                                      values.get("exclude", ()), _where(item, shown)))
+    return tuple(mappings)
+
+
+def _where(node: Node, shown: str) -> SourceLocation:
+    return SourceLocation(shown, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.Pattern | None = None) -> object:
@@ -328,6 +393,10 @@ def _check(settings: Settings) -> None:
             )
     if server.credentials.password and not server.credentials.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
+    for mapping in settings.namespace_files.mappings:
+        if not mapping.local.absolute().is_relative_to(settings.root):
+            raise ConfigError(f"files.mappings: {mapping.local} is outside the repository ({settings.root})",
+                              mapping.where)
     if server.kestra_version is not None:
         try:
             release(server.kestra_version)

@@ -29,7 +29,7 @@ from kestrasync.lock import ApplyLock
 from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, SourceLocation
 from kestrasync.planner import Ownership, PlanOptions, make_plan
 from kestrasync.server import Kestra, detect
-from kestrasync.workspace import Workspace, configured_roots, files_noun, scan, watched_roots
+from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "identify", "plan",
@@ -85,7 +85,8 @@ def _fetch(conn: Connection, settings: Settings, scopes: Sequence[str]) -> dict[
     not depend on it, only how it is decoded and written)."""
     with ThreadPoolExecutor(max_workers=1) as asking:
         identified = asking.submit(identify, conn, settings)
-        fetched = {kind.info.name: kind.fetch(conn, scopes, settings.parallelism) for kind in kinds.ranked()}
+        fetched = {kind.info.name: kind.fetch(conn, scopes, settings.of_kind(kind.info.name), settings.parallelism)
+                   for kind in in_use(settings)}
         identified.result()
     return fetched
 
@@ -144,6 +145,7 @@ def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace)
     prune = replace(settings.prune, enabled=(request.prune or settings.prune.enabled) and not workspace.broken)
     return PlanOptions(
         ownership=Ownership.of(settings.owned_namespaces, workspace.seen_namespaces),
+        kinds=tuple(kind.info.name for kind in in_use(settings)),
         prune=prune,
         selected_namespaces=request.selected_namespaces,
         targets=request.targets,
@@ -237,7 +239,7 @@ def admit(local: Sequence[Local], settings: Settings, kestra: Kestra | None) -> 
                 break
     if problems:
         ordered = sorted(problems, key=lambda e: (e.location.path, e.location.line, e.location.column))
-        raise ScanFailed(ordered, files_noun())
+        raise ScanFailed(ordered, files_noun(settings))
     return local
 
 
@@ -288,7 +290,7 @@ def check_fresh(plan: Plan, conn: Connection, settings: Settings) -> None:
     current: dict[Key, object] = {}
     identify(conn, settings)
     for info in plan.kinds:
-        current.update(kinds.get(info.name).versions(conn, plan.scope, settings.parallelism))
+        current.update(kinds.get(info.name).versions(conn, plan.scope, settings.of_kind(info.name), settings.parallelism))
     moved = {c.key: (c.version_before, current.get(c.key)) for c in plan.changes if current.get(c.key) != c.version_before}
     if moved:
         raise StalePlan(moved)

@@ -9,12 +9,31 @@ kind (kestrasync.kinds), never stored here.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
+NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]*")  # Kestra's namespace names, for every kind
 Content = Union[str, bytes]  # a flow's text; a namespace file's bytes
 Version = Union[int, str]  # compared for equality only: a flow's revision, a file's revision or hash
+
+
+def as_text(content: Content) -> str | None:
+    """Content as text when it is: UTF-8 without NUL bytes (git's test for binary); else None."""
+    if isinstance(content, str):
+        return content
+    if b"\0" in content:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def in_namespace(namespace: str, prefix: str) -> bool:
+    """Kestra's namespace prefix rule: the namespace itself or any namespace below it."""
+    return namespace == prefix or namespace.startswith(prefix + ".")
 
 
 def version_text(version: Version | None) -> str:

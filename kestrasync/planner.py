@@ -17,12 +17,7 @@ from dataclasses import dataclass, field, replace
 from kestrasync import kinds
 from kestrasync.errors import PlanRefused
 from kestrasync.kinds.base import Kind
-from kestrasync.model import Action, Change, Detail, Diagnostic, Key, Local, Plan, Remote, Severity, UpdateKind
-
-
-def in_namespace(namespace: str, prefix: str) -> bool:
-    """Kestra's namespace prefix rule: the namespace itself or any namespace below it."""
-    return namespace == prefix or namespace.startswith(prefix + ".")
+from kestrasync.model import Action, Change, Detail, Diagnostic, Key, Local, Plan, Remote, Severity, UpdateKind, in_namespace
 
 
 def read_scopes(namespaces: Iterable[str]) -> tuple[str, ...]:
@@ -79,6 +74,7 @@ class PlanOptions:
     selected_namespaces: tuple[str, ...] = ()  # --namespace: only resources under these prefixes
     targets: frozenset[Key] | None = None  # only these resources (--target, a watch batch); None: all
     ignore_cosmetic: bool = False
+    kinds: tuple[str, ...] | None = None  # the kinds planned; None: those of the resources given
 
     def selects(self, key: Key) -> bool:
         return (not self.selected_namespaces or any(in_namespace(key.namespace, n) for n in self.selected_namespaces)) and (
@@ -114,8 +110,10 @@ def make_plan(
     created_at: str = "",
 ) -> Plan:
     """Compare and order the resources of every kind."""
-    planned = kinds.ranked()
     local_by_key = {f.key: f for f in local}
+    present = {key.kind for key in local_by_key} | {key.kind for key in remote}
+    wanted = present if options.kinds is None else set(options.kinds)
+    planned = [kind for kind in kinds.ranked() if kind.info.name in wanted]
     namespaces = {k.namespace for k in local_by_key} | {k.namespace for k in remote}
     owned = {namespace for namespace in namespaces if options.ownership.owns(namespace)}
     outside = [f for f in local_by_key.values() if f.key.namespace not in owned]

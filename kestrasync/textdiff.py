@@ -1,7 +1,7 @@
 """Differences between two texts, for any kind: a unified diff, and the changes a diff shows badly.
 
 A change of line endings, of trailing spaces or of the final newline makes every line of a unified
-diff look alike; `layout_only` names it in words instead.
+diff look alike; `layout_only` and `line_endings` name it in words instead.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ def layout_only(before: str, after: str) -> str | None:
     if before.rstrip() == after.rstrip():
         return "trailing whitespace or final newline only"
     return None
+
+
+def line_endings(text: str) -> str:
+    """`CRLF`, `LF`, `mixed`, or `none` (a single line)."""
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    return "none" if not crlf and not lf else "CRLF" if not lf else "LF" if not crlf else "mixed"
 
 
 def _lines(text: str) -> list[str]:

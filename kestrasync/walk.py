@@ -16,6 +16,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
+
 from kestrasync.errors import FileError
 from kestrasync.model import SourceLocation
 from kestrasync.scancache import Result, ScanCache, digest, entry_for
@@ -42,6 +44,7 @@ class ScanOptions:
     paths: tuple[Path, ...] = ()  # empty: the root
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    ignore_file: str | None = None  # a file in gitignore syntax at the root, whose patterns exclude too
 
     @property
     def roots(self) -> tuple[Path, ...]:
@@ -174,13 +177,15 @@ def _glob_regex(pattern: str) -> str:
 
 
 class FileFilter:
-    """Include/exclude globs, matched against paths relative to the scan root."""
+    """Include/exclude globs, matched against paths relative to the scan root, and the root's ignore
+    file (read once, when the filter is made)."""
 
     def __init__(self, options: ScanOptions):
         self.root = os.path.abspath(options.root)
         self._prefix = os.path.join(self.root, "")
         self._include = _globs_regex(options.include).fullmatch
         self._exclude = _globs_regex(options.exclude).fullmatch
+        self._ignored = _ignore_spec(os.path.join(self.root, options.ignore_file)) if options.ignore_file else None
 
     def relative(self, path: Path | str) -> str:
         """Relative to the root with `/` separators ("" for the root itself); an absolute path when outside it."""
@@ -195,10 +200,22 @@ class FileFilter:
         """A wanted file, by its path relative to the root: matched by an include, by no exclude, in no
         hidden directory."""
         hidden = not relative.startswith("/") and ("/." in relative or relative.startswith("."))
-        return not hidden and self._include(relative) is not None and self._exclude(relative) is None
+        return not hidden and self._include(relative) is not None and not self.excludes(relative, directory=False)
 
-    def excludes(self, relative: str) -> bool:
-        return self._exclude(relative) is not None
+    def excludes(self, relative: str, directory: bool = True) -> bool:
+        if self._exclude(relative) is not None:
+            return True
+        return self._ignored is not None and self._ignored.match_file(relative + "/" if directory else relative)
+
+
+def _ignore_spec(path: str) -> pathspec.GitIgnoreSpec | None:
+    """The patterns of an ignore file (gitignore syntax, as Kestra reads .kestraignore); None when
+    there is none. pathspec gives git's exact rules (negation, anchoring, directory patterns)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            return pathspec.GitIgnoreSpec.from_lines(lines)
+    except OSError:
+        return None
 
 
 def find(paths: Sequence[Path | str], options: ScanOptions, errors: list[FileError]) -> list[str]:

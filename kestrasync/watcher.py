@@ -131,7 +131,7 @@ class Watcher:
 
     def _report_problems(self) -> None:
         if self.workspace.problems:
-            self.view.problem(ScanFailed(self.workspace.problems, engine.files_noun()))
+            self.view.problem(ScanFailed(self.workspace.problems, engine.files_noun(self.settings)))
 
     def _request(self, targets: frozenset[Key] | None = None) -> engine.PlanRequest:
         request = engine.PlanRequest(prune=self.options.prune, selected_namespaces=self.options.selected_namespaces, targets=targets)

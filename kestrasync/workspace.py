@@ -42,7 +42,7 @@ class Workspace:
     def resources(self) -> tuple[Local, ...]:
         """Every resource, sorted by key; ScanFailed listing every problem when there is one."""
         if self.problems:
-            raise ScanFailed(self.problems, files_noun())
+            raise ScanFailed(self.problems, files_noun(self.settings))
         return tuple(sorted(self._declared.values(), key=lambda local: local.key))
 
     def current(self) -> list[Local]:
@@ -133,7 +133,7 @@ def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path]
     by_path: dict[str, tuple[list[Local], list[FileError]]] = {}
     for tree, kind in _trees_with_kinds(settings):
         cache = ScanCache.for_root(settings.root, kind.info.name, tree.rules) if tree.rules else None
-        results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool)
+        results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool if tree.pooled else None)
         workspace.problems += errors
         for path, result in results.items():
             path = _absolute(path)
@@ -159,9 +159,18 @@ def watched_roots(settings: Settings) -> list[Path]:
     return [root for root in configured_roots(settings) if root.exists()]
 
 
-def files_noun() -> str:
+def files_noun(settings: Settings) -> str:
     """What the repository's files are called in messages: `flow files`."""
-    return " and ".join(kind.info.files for kind in kinds.ranked())
+    return " and ".join(kind.info.files for kind in in_use(settings))
+
+
+def in_use(settings: Settings) -> list[Kind]:
+    """The kinds this repository has files of (whose trees are configured or found): what it plans."""
+    return [kind for kind, trees in _kinds_and_trees(settings) if trees]
+
+
+def _kinds_and_trees(settings: Settings) -> list[tuple[Kind, tuple[Tree, ...]]]:
+    return [(kind, kind.trees(settings.of_kind(kind.info.name))) for kind in kinds.ranked()]
 
 
 def _modified_at(path: str) -> float:
@@ -172,7 +181,7 @@ def _modified_at(path: str) -> float:
 
 
 def _trees_with_kinds(settings: Settings) -> list[tuple[Tree, Kind]]:
-    return [(tree, kind) for kind in kinds.ranked() for tree in kind.trees(settings.of_kind(kind.info.name))]
+    return [(tree, kind) for kind, trees in _kinds_and_trees(settings) for tree in trees]
 
 
 def _trees(settings: Settings) -> list[Tree]:

@@ -5,6 +5,7 @@ code, the CLI in-process or in a subprocess, and a tiny recording HTTP server.""
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import queue
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 import textwrap
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,9 @@ import httpx
 from click.testing import CliRunner, Result
 
 from kestrasync.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import peak  # noqa: E402  (benchmarks/peak.py: a child's own peak memory)
 
 # <repo>/../shared/corpus/flows: real flows written by others; absent from a fresh clone.
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "flows"
@@ -82,10 +87,10 @@ class Repo:
 
     root: Path
 
-    def write(self, relative: str, text: str) -> Path:
+    def write(self, relative: str, text: str | bytes) -> Path:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
+        path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         return path
 
     def config(self, text: str) -> None:
@@ -129,6 +134,19 @@ class Probe:
         response = self.http.post("/flows/validate", content=source.encode(), headers=YAML)
         response.raise_for_status()
         return any(result.get("constraints") for result in response.json())
+
+    def files(self, namespace: str) -> dict[str, bytes]:
+        """path -> bytes of every namespace file (Kestra's `_flows/` entries left out), from the export."""
+        response = self._get(f"/namespaces/{namespace}/files/export")
+        response.raise_for_status()
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()
+                    if not name.endswith("/") and not name.startswith("_flows/")}
+
+    def upload(self, namespace: str, path: str, content: bytes) -> None:
+        response = self.http.post(f"/namespaces/{namespace}/files", params={"path": "/" + path},
+                                  files={"fileContent": ("upload", content, "application/octet-stream")})
+        response.raise_for_status()
 
     def create(self, source: str) -> dict:
         return self._write("POST", "/flows", source)
@@ -264,8 +282,9 @@ class Recorder(http.server.ThreadingHTTPServer):
 def run_measured(args: list[str], cwd, env: dict[str, str], timeout: float = 30.0, address_space_mb: int | None = None):
     """`python -m kestrasync ARGS` in a child process: (exit code, stdout, stderr, seconds, peak RSS in MB).
 
-    os.wait4 gives the child's own peak RSS (ru_maxrss, KB on Linux). A watchdog kills it after
-    `timeout`; `address_space_mb` caps its memory, so a bomb that does go off cannot take the machine.
+    The peak is the child's own (benchmarks/peak.py; inf when it was killed before it could say). A
+    watchdog kills it after `timeout`; `address_space_mb` caps its memory, so a bomb that does go off
+    cannot take the machine.
     """
 
     def cap() -> None:
@@ -275,17 +294,19 @@ def run_measured(args: list[str], cwd, env: dict[str, str], timeout: float = 30.
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kestrasync", *args], cwd=cwd, env=env, stdout=out, stderr=err, preexec_fn=cap
-        )
+        report = Path(tempfile.mkdtemp()) / "peak-rss"
+        process = subprocess.Popen(peak.command(list(args)), cwd=cwd, env=peak.environment(env, report), stdout=out, stderr=err,
+                                   preexec_fn=cap)
         watchdog = threading.Timer(timeout, process.kill)
         watchdog.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            _, status, _ = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         finally:
             watchdog.cancel()
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
-        return process.returncode, out.read().decode(), err.read().decode(), seconds, usage.ru_maxrss / 1024
+        measured = peak.peak_mb(report)
+        os.rmdir(report.parent)
+        return process.returncode, out.read().decode(), err.read().decode(), seconds, float("inf") if measured is None else measured

@@ -6,9 +6,10 @@ Adding a kind is a new folder beside `flows/` and one line here (ARCHITECTURE.md
 from __future__ import annotations
 
 from kestrasync.kinds.base import Kind
+from kestrasync.kinds.files import FILES
 from kestrasync.kinds.flows import FLOWS
 
-KINDS: dict[str, Kind] = {kind.info.name: kind for kind in (FLOWS,)}
+KINDS: dict[str, Kind] = {kind.info.name: kind for kind in (FLOWS, FILES)}
 
 
 def get(name: str) -> Kind:

@@ -10,9 +10,10 @@ looks a kind up by the name in its keys (kestrasync.kinds.get). ARCHITECTURE.md 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kestrasync.http import Connection
 from kestrasync.model import Change, Detail, Diagnostic, Key, KindInfo, Local, Remote, UpdateKind, Version
@@ -24,12 +25,14 @@ class Tree:
     """A part of the repository that holds a kind's files, and how one file reads.
 
     `rules` stamps the scan cache (bump it when `parse` changes what the same bytes give); None
-    when the kind's files are not worth caching.
+    when the kind's files are not worth caching. `pooled`: parsing costs enough CPU to be worth
+    sending the bytes to a process pool.
     """
 
     options: ScanOptions
     parse: Parse
     rules: str | None = None
+    pooled: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,14 @@ class Kind(Protocol):
     def references(self, remote: Remote) -> tuple[Key, ...]:
         """What a resource on the server references (deletes go referencing resources first)."""
 
-    def fetch(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> Fetched:
-        """Every live resource under the namespace prefixes `scopes`, in bulk."""
+    def fetch(self, conn: Connection, scopes: Sequence[str], options, parallelism: int) -> Fetched:
+        """Every live resource under the namespace prefixes `scopes`, in bulk (`options`: the kind's
+        section of the settings, as for trees)."""
 
     def get(self, conn: Connection, key: Key) -> Remote | None:
         """One resource read fresh (watch), or None when the server has none."""
 
-    def versions(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> Mapping[Key, Version]:
+    def versions(self, conn: Connection, scopes: Sequence[str], options, parallelism: int) -> Mapping[Key, Version]:
         """The version of every live resource under `scopes`: what a saved plan is checked against."""
 
     def write(self, conn: Connection, change: Change) -> Version | None:
@@ -79,3 +83,12 @@ class Kind(Protocol):
         """The server's warnings on what a plan writes (`created` are its creates); raises
         ValidationFailed when it refuses any."""
 
+
+
+T = TypeVar("T")
+
+
+def parallel(read: Callable[[str], T], items: Sequence[str], parallelism: int) -> list[T]:
+    """`read(item)` of each item, `parallelism` at a time, in order: the kinds' bulk reads."""
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items) or 1))) as pool:
+        return list(pool.map(read, items))

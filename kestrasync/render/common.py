@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kestrasync.model import Action, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, version_text
+from kestrasync.model import Action, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, as_text, version_text
 
 
 def grouped(plan: Plan) -> list[tuple[KindInfo, bool, list[Change]]]:
@@ -28,9 +28,10 @@ def change_diff(change: Change) -> str:
 
 
 def _body(content: Content, sign: str) -> str:
-    if isinstance(content, bytes):
+    text = as_text(content)
+    if text is None:
         return f"{sign}(binary, {len(content):,} bytes, sha256 {hashlib.sha256(content).hexdigest()[:12]})\n"
-    lines = content.split("\n")
+    lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
         tail = ""

@@ -43,13 +43,13 @@ class FlowKind:
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return source_references(remote.content)
 
-    def fetch(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> api.FetchedFlows:
+    def fetch(self, conn: Connection, scopes: Sequence[str], options: ScanOptions, parallelism: int) -> api.FetchedFlows:
         return api.fetch(conn, scopes, parallelism)
 
     def get(self, conn: Connection, key: Key) -> Remote | None:
         return api.get(conn, key)
 
-    def versions(self, conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[Key, int]:
+    def versions(self, conn: Connection, scopes: Sequence[str], options: ScanOptions, parallelism: int) -> dict[Key, int]:
         return api.versions(conn, scopes, parallelism)
 
     def write(self, conn: Connection, change: Change) -> Version | None:

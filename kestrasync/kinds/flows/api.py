@@ -9,16 +9,16 @@ unknown is settled by reading the flow back, never by a blind retry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import httpx
 
 from kestrasync.archive import DAMAGED, zip_entries
 from kestrasync.errors import ApiError, KestraSyncError, WriteNotKept
 from kestrasync.http import Connection, Fields, segment
+from kestrasync.kinds.base import parallel
 from kestrasync.kinds.flows.diff import is_same_source, without_revision
 from kestrasync.kinds.flows.refs import KIND, key_of
 from kestrasync.model import Key, Local, Remote
@@ -37,7 +37,6 @@ MAX_FLOW_BYTES = 16 * 1024 * 1024  # Kestra refuses a flow over 3,145,728 charac
 MAX_EXPORT_BYTES = 512 * 1024 * 1024  # an export, received and inflated
 # Answers to the export that mean "not here": read the flows one by one instead.
 EXPORT_MISSING = frozenset({404, 405, 500, 501})
-T = TypeVar("T")
 Listed = tuple[int, "str | None"]  # what a search says of a flow: its revision, and a note on its state (2.x)
 
 
@@ -167,12 +166,6 @@ def _verdict(conn: Connection, item, number: int) -> dict:
     if not all(isinstance(warning, str) for warning in warnings):
         raise conn.unexpected("POST", VALIDATE, f"the validation of flow {number} with `warnings` that are not all texts")
     return {"constraints": fields.text("constraints", optional=True), "warnings": warnings}
-
-
-def parallel(read: Callable[[str], T], items: Sequence[str], parallelism: int) -> list[T]:
-    """`read(item)` of each item, `parallelism` at a time, in order."""
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items) or 1))) as pool:
-        return list(pool.map(read, items))
 
 
 # ---------------------------------------------------------------------------------------------

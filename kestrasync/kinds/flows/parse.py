@@ -17,14 +17,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from kestrasync.errors import FileError
 from kestrasync.kinds.flows.refs import KIND, SUBFLOW_TASKS, references
 from kestrasync.kinds.flows.versions import caveats
-from kestrasync.model import Key, Local, SourceLocation
+from kestrasync.model import NAMESPACE, Key, Local, SourceLocation
 from kestrasync.scancache import Result
 from kestrasync.walk import ScanOptions
 from kestrasync.yamltext import YamlProblem, at, check_tree, compose_documents, decode_utf8
 
 FLOW_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 TASK_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")  # tasks and triggers: no dots
-NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_ID_LENGTH, MAX_NAMESPACE_LENGTH = 100, 150
 # Kestra 1.0 refuses these ids (FlowValidator.RESERVED_FLOW_IDS; `text` per the 1.0 migration guide).
 RESERVED_IDS = frozenset(
