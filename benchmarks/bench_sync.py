@@ -263,7 +263,8 @@ def targets(run: Run) -> list[Target]:
     ]
 
 
-def report(run: Run, command: str) -> str:
+def report(run: Run, command: str, checks: list[Target] | None = None, counted: str = "flows") -> str:
+    """The run as Markdown: its steps, then whether each target (`checks`, by default this benchmark's) holds."""
     rows = [
         "| Step | Wall (s) | Requests | Peak RSS (MB) | Note |",
         "|---|---:|---:|---:|---|",
@@ -271,11 +272,11 @@ def report(run: Run, command: str) -> str:
     for step in run.steps.values():
         rss = f"{step.rss_mb:.0f}" if step.rss_mb is not None else ""
         rows.append(f"| {step.name} | {step.seconds:.2f} | {step.requests} | {rss} | {step.note} |")
-    checks = ["| Target | Measured | Holds |", "|---|---:|---|"]
-    checks += [f"| {t.text} | {t.value} | {'yes' if t.holds else '**no**'} |" for t in targets(run)]
+    held = ["| Target | Measured | Holds |", "|---|---:|---|"]
+    held += [f"| {t.text} | {t.value} | {'yes' if t.holds else '**no**'} |" for t in (targets(run) if checks is None else checks)]
     machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     return "\n".join([
-        f"N = {run.flows} flows over M = {run.namespaces} namespaces, latency {run.latency_ms} ms per request.",
+        f"N = {run.flows} {counted} over M = {run.namespaces} namespaces, latency {run.latency_ms} ms per request.",
         "",
         f"Command: `{command}`  ",
         f"Machine: {machine}  ",
@@ -283,28 +284,35 @@ def report(run: Run, command: str) -> str:
         "",
         *rows,
         "",
-        *checks,
+        *held,
         "",
     ])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows", type=int, default=10_000)
+    return command_line(__doc__, "flows", "RESULTS.md", "Benchmark results", benchmark, targets)
+
+
+def command_line(doc: str, counted: str, results: str, title: str, run_benchmark, checks) -> int:
+    """A benchmark's command: `--<counted> N --namespaces M --latency-ms L --results FILE`; prints the
+    report, writes it to `results` (beside this file) and exits 1 when a target does not hold."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(f"--{counted}", type=int, default=10_000)
     parser.add_argument("--namespaces", type=int, default=100)
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--results", default=str(Path(__file__).parent / "RESULTS.md"), help="Markdown file to write, or - for none.")
+    parser.add_argument("--results", default=str(Path(__file__).parent / results), help="Markdown file to write, or - for none.")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kestra-sync-bench-"))
     try:
-        run = benchmark(args.flows, args.namespaces, args.latency_ms, workdir)
+        run = run_benchmark(getattr(args, counted), args.namespaces, args.latency_ms, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = report(run, "python " + " ".join([sys.argv[0], *sys.argv[1:]]))
+    held = checks(run)
+    text = report(run, "python " + " ".join([sys.argv[0], *sys.argv[1:]]), held, counted.replace("files", "namespace files"))
     print(text)
     if args.results != "-":
-        Path(args.results).write_text("# Benchmark results\n\n" + text, encoding="utf-8")
-    return 0 if all(t.holds for t in targets(run)) else 1
+        Path(args.results).write_text(f"# {title}\n\n" + text, encoding="utf-8")
+    return 0 if all(t.holds for t in held) else 1
 
 
 if __name__ == "__main__":

@@ -162,12 +162,12 @@ def selection_options(command: Callable) -> Callable:
         return command(*args, request=request, overrides=overrides.merged(flags), **kwargs)
 
     return _options(
-        click.option("--prune", is_flag=True, help="Also delete owned flows that no file declares."),
-        click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable."),
-        click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow. Repeatable."),
+        click.option("--prune", is_flag=True, help="Also delete owned flows (and mapped namespace files) that no file declares."),
+        click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows and files in this namespace (and below). Repeatable."),
+        click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow (or namespace file: NS/PATH). Repeatable."),
         click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
-        click.option("--max-deletes", type=click.IntRange(min=0), help=f"Most flows a prune may delete (default {DEFAULTS.prune.max_deletes})."),
-        click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow of a namespace."),
+        click.option("--max-deletes", type=click.IntRange(min=0), help=f"Most flows, and most files, a prune may delete (default {DEFAULTS.prune.max_deletes} of each)."),
+        click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow (or file) of a namespace."),
         _PARALLELISM,
     )(wrapper)
 
@@ -229,7 +229,7 @@ class ParsePool(Executor):
 @click.group(name="kestra-sync", cls=KestraSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kestra-sync", prog_name="kestra-sync")
 def main() -> None:
-    """GitOps for Kestra flows: plan and apply a repository of flow files against a Kestra server."""
+    """GitOps for Kestra: plan and apply a repository of flows and namespace files against a Kestra server."""
 
 
 _FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
@@ -447,7 +447,7 @@ class TerminalView:
 @server_options
 @click.option("--prune", is_flag=True, help="Delete the flow of a deleted file (or of a renamed id).")
 @click.option("--dry-run", is_flag=True, help="Show what would be applied; write nothing.")
-@click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows in this namespace (and below). Repeatable.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only flows and files in this namespace (and below). Repeatable.")
 @_PARALLELISM
 def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> int:
     """Keep a development server in line with the files as you save them.

@@ -41,11 +41,17 @@ def test_a_file_outside_the_mapping_is_not_its_own(tmp_path):
     assert parse(b"x", str(tmp_path / "flows/a.yml")) == (None, ([], []))
 
 
-@pytest.mark.parametrize("folder", ["_flows", "_flows/sub", "_flowsx"])
+@pytest.mark.parametrize("folder", ["_flows", "_flows/sub"])
 def test_kestras_flows_folder_is_forbidden(folder):
     assert forbidden(folder + "/a.yml") is not None
     with pytest.raises(ValueError, match="Forbidden path"):
         remote_folder(folder)
+    assert forbidden("_flowsx/a.yml") is None  # Kestra's pattern is the folder itself
+
+
+@pytest.mark.parametrize("name", ["my file.sql", "a#b.py", "what?.txt", "100%.csv"])
+def test_names_kestra_1x_would_change_are_refused(name):
+    assert "another name" in forbidden(f"etl/{name}")
 
 
 @pytest.mark.parametrize(("given", "normalised"), [("/etl/", "etl"), ("a/b", "a/b"), ("", ""), ("/", "")])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,11 +104,20 @@ def remote_folder(value: str) -> str:
     return folder
 
 
+# Characters Kestra 1.x does not keep in a path (it URL-encodes the path, then reads it as a URI: a
+# space becomes `+`, `#` and `?` end it, `%XX` is decoded): the file would land under another name.
+UNSAFE_CHARACTERS = re.compile(r"[ #?%\\\x00-\x1f\x7f]")
+
+
 def forbidden(path: str) -> str | None:
-    """Why Kestra would not store a file at `path` (relative to the namespace), or None."""
-    if path.split("/")[0].startswith(FLOWS_FOLDER):  # Kestra's guard: the pattern `/_flows.*`
+    """Why Kestra would not store a file at `path` (relative to the namespace) as that path, or None."""
+    if path.split("/")[0] == FLOWS_FOLDER:  # Kestra's guard: `/_flows` and what is under it
         return (f"Kestra turns files uploaded under /{FLOWS_FOLDER}/ into flows and refuses every other request there "
                 "(Forbidden path); keep flows in the flows folder")
+    unsafe = UNSAFE_CHARACTERS.search(path)
+    if unsafe:
+        return (f"its path holds {unsafe.group()!r}, which Kestra 1.x does not keep in a path (it would store the file "
+                "under another name); rename it")
     return None
 
 
