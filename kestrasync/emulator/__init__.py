@@ -8,9 +8,10 @@ This package imports nothing from the rest of kestra-sync.
 
 Module map, from the YAML up: `flowyaml` (YAML as Kestra reads it) → `flowdoc` (typed fields) → `checks`
 (validation) → `render` (Flow JSON) → `store` (revision rows) → `filters` (queries) → `flowservice` (Kestra's
-flow semantics); `kvstore`, `executions`; `errors` (both error formats); `state` (one instance's stores) with
-`statefile` (atomic persistence) and `hooks` (counters, faults, latency); `*_api` and `web` (routes), `access`
-(auth, tenant), `gate` (alias, counting, faults), `app` (wiring); `server`, `testing` (pytest plugin).
+flow semantics); `kvstore`, `executions`, `nspaths` → `nsfiles` (namespace files per version); `errors` (both
+error formats); `state` (one instance's stores) with `statefile` (atomic persistence) and `hooks` (counters,
+faults, latency); `*_api` and `web` (routes), `access` (auth, tenant), `gate` (alias, counting, faults), `app`
+(wiring); `server`, `testing` (pytest plugin).
 """
 
 from __future__ import annotations

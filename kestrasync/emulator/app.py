@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import executions_api, flows_api, hooks_api, kv_api
+from . import executions_api, flows_api, hooks_api, kv_api, nsfiles_api
 from .access import AccessFilter
 from .config import SERVED_VERSIONS, EmulatorConfig
 from .errors import ApiError, Violation, http_status, internal
@@ -47,7 +47,8 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
 
     app = EmulatorApp(
         routes=[Route("/api/v1/configs", configs, methods=["GET"]), *flows_api.routes(), *executions_api.routes(),
-                *kv_api.routes(emulator.config.kestra_version), *hooks_api.routes()],
+                *kv_api.routes(emulator.config.kestra_version), *nsfiles_api.routes(emulator.config.kestra_version),
+                *hooks_api.routes()],
         middleware=[Middleware(AccessFilter, emulator=emulator)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_exception, ClientDisconnect: _gone,
                             Exception: _unexpected},

@@ -37,7 +37,8 @@ class ApiError(Exception):
     """A failed request, described once and rendered per Kestra version.
 
     `kind` is the exception family Kestra maps (constraint, already_exists, not_found, illegal_state,
-    illegal_argument, http_status, internal); `detail` is the exception's own message, without prefix.
+    illegal_argument, query_value, conversion, http_status, internal); `detail` is the exception's own
+    message, without prefix.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ _PREFIXES = {
     "resource_expired": "Resource has expired",
     "internal": "Internal server error",
     "invalid_json": "Invalid json",
+    "conversion": "Internal server error",  # 1.x words a failed conversion so, at 422
 }
 
 
@@ -123,6 +125,19 @@ def http_status(status: int, detail: str | None = None, headers: dict[str, str] 
     return ApiError(status, "http_status", detail, headers=headers)
 
 
+def missing_query_value(name: str) -> ApiError:
+    """UnsatisfiedQueryValueRouteException: 400 `Bad Request: Required QueryValue [x] not specified`;
+    2.x gives it its own type, `invalid-query-parameter`."""
+    return ApiError(400, "query_value", f"Required QueryValue [{name}] not specified")
+
+
+def conversion_error(name: str, value: str, cause: str) -> ApiError:
+    """ConversionErrorException (a query value that does not convert): 1.x answers 422 with the
+    `Internal server error` prefix; 2.x withholds the message (`responseWithoutMessage`)."""
+    return ApiError(422, "conversion", f"Failed to convert argument [{name}] for value [{value}] due to: {cause}",
+                    problem_detail="Invalid argument")
+
+
 def internal(detail: str) -> ApiError:
     return ApiError(500, "internal", detail)
 
@@ -161,6 +176,8 @@ _PROBLEM_TYPES = {
     "illegal_argument": ("invalid-argument", "Invalid argument", 422),
     "invalid_json": ("invalid-json", "Invalid JSON", 422),
     "internal": ("internal-error", "Internal server error", 500),
+    "query_value": ("invalid-query-parameter", "Invalid query parameter", 400),
+    "conversion": ("invalid-argument", "Invalid argument", 422),
 }
 _BY_STATUS = {
     400: ("bad-request", "Bad request"),

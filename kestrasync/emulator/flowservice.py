@@ -66,12 +66,16 @@ class FlowService:
             raise not_found()
         return self._json(((namespace, flow_id), row), source=source)
 
-    def import_one(self, source: str) -> bool:
+    def import_flow(self, source: str) -> None:
         """FlowService.importFlow: a lenient parse, then an update of whatever revision exists (a tombstone
-        included) or a create; any failure only marks this piece as not imported."""
+        included) or a create."""
+        doc = parse_flow(source)
+        self._update(doc, doc.namespace, doc.id)
+
+    def import_one(self, source: str) -> bool:
+        """`import_flow` for POST /flows/import, where a failure only marks this piece as not imported."""
         try:
-            doc = parse_flow(source)
-            self._update(doc, doc.namespace, doc.id)
+            self.import_flow(source)
         except ApiError:
             return False
         return True

@@ -13,6 +13,7 @@ from .executions import Executions
 from .flowservice import FlowService
 from .hooks import Hooks
 from .kvstore import KVStore
+from .nsfiles import NamespaceFiles, namespace_files
 from .statefile import StateWriter, read_state
 from .store import FlowStore
 
@@ -24,6 +25,7 @@ class Tenant:
     flows: FlowStore
     kv: KVStore
     service: FlowService
+    files: NamespaceFiles
     executions: Executions = field(default_factory=Executions)
 
 
@@ -41,7 +43,8 @@ class Emulator:
         if tenant is None:
             flows = FlowStore(self._changed)
             version = self.config.kestra_version
-            tenant = Tenant(flows, KVStore(self._changed, kestra_version=version), FlowService(flows, name, version))
+            tenant = Tenant(flows, KVStore(self._changed, kestra_version=version), FlowService(flows, name, version),
+                            namespace_files(name, version, self._changed))
             self.tenants[name] = tenant
         return tenant
 
@@ -50,6 +53,7 @@ class Emulator:
         for tenant in self.tenants.values():
             tenant.flows.clear()
             tenant.kv.clear()
+            tenant.files.clear()
             tenant.executions.clear()
 
     def _changed(self) -> None:
@@ -57,10 +61,12 @@ class Emulator:
             self.writer.mark_dirty()
 
     def snapshot(self) -> dict:
-        return {"tenants": {name: {"flows": t.flows.dump(), "kv": t.kv.dump()} for name, t in self.tenants.items()}}
+        return {"tenants": {name: {"flows": t.flows.dump(), "kv": t.kv.dump(), "files": t.files.dump()}
+                            for name, t in self.tenants.items()}}
 
     def _load(self, state: dict | None) -> None:
         for name, content in (state or {}).get("tenants", {}).items():
             tenant = self.tenant(name)
             tenant.flows.load(content.get("flows", []))
             tenant.kv.load(content.get("kv", []))
+            tenant.files.load(content.get("files", []))

@@ -11,6 +11,7 @@ in the emulator:
 - `model_validate` cannot take the wire form of a oneOf field such as `inputs[].defaults` (a `PropertyObject`;
   only the SDK's `from_dict` unwraps it), so the flow below has no input default: its input is sent in the
   execution form instead.
+- It has no files API at all, so namespace files are exercised with kestrapy 2.0.3 only (test_sdk2.py).
 """
 
 from __future__ import annotations

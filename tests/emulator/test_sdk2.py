@@ -1,4 +1,4 @@
-"""The official SDK kestrapy 2.0.3 against the 2.0 mode (issue 13, point 13).
+"""The official SDK kestrapy 2.0.3 against the 2.0 mode (issue 13, point 13), flows and namespace files.
 
 kestrapy 1.0.10 is this environment's SDK (test_sdk.py); two versions cannot share one environment, so this
 test builds a venv holding kestrapy==2.0.3 once, under the user cache (KESTRA_SYNC_SDK2_VENV overrides the
@@ -8,6 +8,7 @@ index; a failed build fails the test.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from kestrasync.emulator import EmulatorConfig, EmulatorServer
 
 SDK = "kestrapy==2.0.3"
 SCRIPT = Path(__file__).parent / "sdk2" / "lifecycle.py"
+NSFILES = Path(__file__).parent / "sdk2" / "nsfiles.py"
 TOKEN = "sdk2-test-token"
 
 
@@ -69,3 +71,15 @@ def test_sdk_2_0_3_refuses_a_wrong_password(sdk2_python, kestra2):
     run = subprocess.run([str(sdk2_python), str(SCRIPT), kestra2.url, "basic", AUTH[0], "wrong", "company.team", "x"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "401" in run.stderr
+
+
+def test_sdk_2_0_3_namespace_file_round_trip(sdk2_python, kestra2):
+    """`client.files`: upload twice, read the latest and revision 1, list the revisions (kestrapy 1.0.10 has
+    no files API, so test_sdk.py has no such case)."""
+    run = subprocess.run([str(sdk2_python), str(NSFILES), kestra2.url, *AUTH, "company.team", "/data/blob.bin"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert base64.b64decode(result["latest"]) == b"\x00second\xff"
+    assert base64.b64decode(result["first"]) == bytes(range(256))
+    assert (result["revisions"], result["size"], result["type"]) == ([1, 2], 8, "File")
