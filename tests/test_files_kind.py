@@ -99,3 +99,8 @@ def test_a_final_newline_is_said():
 def test_binary_updates_give_sizes_and_hashes():
     [detail] = describe(b"\x00" * 10, b"\x00" * 12, "s", "l").summary
     assert str(detail).startswith("binary content changed (10 bytes → 12 bytes, sha256 ")
+
+
+def test_a_name_longer_than_storage_takes_is_refused():
+    assert "longer than 255 bytes" in forbidden("etl/" + "x" * 300 + ".txt")
+    assert forbidden("a" * 150 + "/" + "a" * 150 + ".txt") is None

@@ -106,6 +106,7 @@ def remote_folder(value: str) -> str:
 
 # Characters Kestra 1.x does not keep in a path (it URL-encodes the path, then reads it as a URI: a
 # space becomes `+`, `#` and `?` end it, `%XX` is decoded): the file would land under another name.
+MAX_NAME_BYTES = 255  # per file or folder name: what file systems (so Kestra's storage) take
 UNSAFE_CHARACTERS = re.compile(r"[ #?%\\\x00-\x1f\x7f]")
 
 
@@ -114,6 +115,8 @@ def forbidden(path: str) -> str | None:
     if path.split("/")[0] == FLOWS_FOLDER:  # Kestra's guard: `/_flows` and what is under it
         return (f"Kestra turns files uploaded under /{FLOWS_FOLDER}/ into flows and refuses every other request there "
                 "(Forbidden path); keep flows in the flows folder")
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in path.split("/")):
+        return f"a file or folder name in its path is longer than {MAX_NAME_BYTES} bytes, which Kestra's storage refuses"
     unsafe = UNSAFE_CHARACTERS.search(path)
     if unsafe:
         return (f"its path holds {unsafe.group()!r}, which Kestra 1.x does not keep in a path (it would store the file "
