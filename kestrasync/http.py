@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 from urllib.parse import quote
 
 import httpcore
@@ -182,17 +182,19 @@ class Connection:
         retry: bool = True,
         route_must_exist: bool = False,
         max_bytes: int = MAX_ANSWER_BYTES,
+        into: BinaryIO | None = None,
         **kwargs,
     ) -> httpx.Response:
         """A request; returns a 2xx answer (or one whose status is in `allow`), read whole, or raises a
-        KestraSyncError.
+        KestraSyncError. With `into`, a 2xx answer's body is written there instead (a large download
+        need not be held in memory), from its start on each attempt.
 
         Transient failures are retried with backoff; with `retry=False` they raise Transient instead,
         for a caller that must settle them itself (a create whose answer was lost). With
         `route_must_exist`, a 404 means the URL or the tenant is wrong, and says so. An answer over
         `max_bytes` (decoded) is refused.
         """
-        attempt = lambda: self._attempt(method, path, allow, route_must_exist, max_bytes, kwargs)  # noqa: E731
+        attempt = lambda: self._attempt(method, path, allow, route_must_exist, max_bytes, into, kwargs)  # noqa: E731
         return attempt() if not retry else self.retrying(attempt)
 
     def retrying(self, attempt: Callable[[], T], settle: Callable[[KestraSyncError], T | None] | None = None) -> T:
@@ -238,13 +240,14 @@ class Connection:
 
     # -----------------------------------------------------------------------------------------
 
-    def _attempt(self, method: str, path: str, allow, route_must_exist: bool, max_bytes: int, kwargs: dict) -> httpx.Response:
+    def _attempt(self, method: str, path: str, allow, route_must_exist: bool, max_bytes: int, into: BinaryIO | None,
+                 kwargs: dict) -> httpx.Response:
         request = f"{method} {path}"
         try:
             with _bounded(time.monotonic() + self.timeout, self.stop):
                 # A path under /api/ is the server's own (GET /api/v1/configs), not the tenant's.
                 target = self.url + path if path.startswith("/api/") else path
-                response = self._read(self.http.build_request(method, target, **kwargs), max_bytes, method, path)
+                response = self._read(self.http.build_request(method, target, **kwargs), max_bytes, method, path, into)
         except _DeadlinePassed:
             raise Transient(ServerUnreachable(
                 f"The Kestra server at {self.url} did not answer {request} within {self.timeout:g} s (server.timeout)."
@@ -283,18 +286,26 @@ class Connection:
             raise Transient(ServerUnreachable(str(error)), retry_after(response.headers.get("Retry-After")), request)
         raise error
 
-    def _read(self, request: httpx.Request, max_bytes: int, method: str, path: str) -> httpx.Response:
-        """Send, and read the answer whole, decoded, within `max_bytes` and MAX_EXPANSION."""
+    def _read(self, request: httpx.Request, max_bytes: int, method: str, path: str, into: BinaryIO | None) -> httpx.Response:
+        """Send, and read the answer whole, decoded, within `max_bytes` and MAX_EXPANSION (into `into`
+        when the answer is a success and one is given)."""
         response = self.http.send(request, stream=True)
         try:
             chunks, size = [], 0
+            sink = into if into is not None and response.status_code < 300 else None
+            if sink is not None:
+                sink.seek(0)
+                sink.truncate()
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
                     raise self.unexpected(method, path, f"an answer of more than {max_bytes:,} bytes")
                 if size > (1 << 20) + MAX_EXPANSION * response.num_bytes_downloaded:
                     raise self.unexpected(method, path, "an answer whose Content-Encoding expands without bound")
-                chunks.append(chunk)
+                if sink is None:
+                    chunks.append(chunk)
+                else:
+                    sink.write(chunk)
         finally:
             response.close()
         headers = [(name, value) for name, value in response.headers.raw if name.lower() != b"content-encoding"]

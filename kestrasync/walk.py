@@ -45,6 +45,7 @@ class ScanOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     ignore_file: str | None = None  # a file in gitignore syntax at the root, whose patterns exclude too
+    confine: Path | None = None  # symbolic links must lead inside this folder (the repository)
 
     @property
     def roots(self) -> tuple[Path, ...]:
@@ -130,9 +131,10 @@ def read_bytes(path: Path | str, shown: str, options: ScanOptions) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, min(os.fstat(fd).st_size, limit) + 1)
-            while len(data) <= limit and (more := os.read(fd, limit + 1 - len(data))):
-                data += more  # the file grew since fstat, or a file system answered in parts
+            size = os.fstat(fd).st_size
+            data = os.read(fd, min(size, limit) + 1)
+            while len(data) < min(size, limit) + 1 and (more := os.read(fd, limit + 1 - len(data))):
+                data += more  # a file system that answered in parts, or a file that grew since fstat
         finally:
             os.close(fd)
     except OSError as error:
@@ -186,6 +188,15 @@ class FileFilter:
         self._include = _globs_regex(options.include).fullmatch
         self._exclude = _globs_regex(options.exclude).fullmatch
         self._ignored = _ignore_spec(os.path.join(self.root, options.ignore_file)) if options.ignore_file else None
+        self._inside = os.path.join(os.path.realpath(options.confine), "") if options.confine else None
+
+    def escapes(self, path: str) -> str | None:
+        """Where a symbolic link leads when that is outside the confining folder; else None. Called only
+        for links (scandir tells them apart at no cost), so a scan pays nothing for this."""
+        if self._inside is None:
+            return None
+        real = os.path.realpath(path)
+        return None if os.path.join(real, "").startswith(self._inside) else real
 
     def relative(self, path: Path | str) -> str:
         """Relative to the root with `/` separators ("" for the root itself); an absolute path when outside it."""
@@ -229,10 +240,19 @@ def find(paths: Sequence[Path | str], options: ScanOptions, errors: list[FileErr
         if os.path.isdir(path):
             files.extend(_walk(path, wanted.relative(path), wanted, errors, ancestors=()))
         elif os.path.isfile(path):
-            files.append(path)
+            if not _escaped(path, wanted, errors):
+                files.append(path)
         else:
             errors.append(FileError(SourceLocation(display_path(path)), _missing_reason(path)))
     return files
+
+
+def _escaped(path: str, wanted: FileFilter, errors: list[FileError]) -> bool:
+    """Whether `path` is a symbolic link out of the confining folder (reported)."""
+    outside = wanted.escapes(path) if os.path.islink(path) else None
+    if outside is not None:
+        errors.append(FileError(SourceLocation(display_path(path)), f"is a symbolic link to {outside}, outside the repository"))
+    return outside is not None
 
 
 def _missing_reason(path: str) -> str:
@@ -272,10 +292,10 @@ def _walk(directory: str, relative: str, wanted: FileFilter, errors: list[FileEr
         except OSError:  # a symbolic link to itself: following it fails
             is_dir = is_file = False
         if is_dir:
-            if not wanted.excludes(child):
+            if not wanted.excludes(child) and not (entry.is_symlink() and _escaped(entry.path, wanted, errors)):
                 yield from _walk(entry.path, child, wanted, errors, ancestors + (identity,))
         elif is_file:
-            if wanted.accepts(child):
+            if wanted.accepts(child) and not (entry.is_symlink() and _escaped(entry.path, wanted, errors)):
                 yield entry.path
         elif entry.is_symlink() and wanted.accepts(child):
             errors.append(FileError(SourceLocation(display_path(entry.path)), _missing_reason(entry.path)))

@@ -29,7 +29,7 @@ def test_a_file_becomes_its_path_under_the_remote_folder(tmp_path):
     (tmp_path / "scripts/sub").mkdir(parents=True)
     target = tmp_path / "scripts/sub/load.py"
     target.write_bytes(b"x")
-    parse = parse_for(FolderMapping("company.team", tmp_path / "scripts", "etl"), tmp_path)
+    parse = parse_for(FolderMapping("company.team", tmp_path / "scripts", "etl"))
     _, ([local], problems) = parse(b"x", str(target))
     assert problems == []
     assert local.key == Key("file", "company.team", "etl/sub/load.py")
@@ -37,7 +37,7 @@ def test_a_file_becomes_its_path_under_the_remote_folder(tmp_path):
 
 
 def test_a_file_outside_the_mapping_is_not_its_own(tmp_path):
-    parse = parse_for(FolderMapping("company.team", tmp_path / "scripts"), tmp_path)
+    parse = parse_for(FolderMapping("company.team", tmp_path / "scripts"))
     assert parse(b"x", str(tmp_path / "flows/a.yml")) == (None, ([], []))
 
 
@@ -52,6 +52,10 @@ def test_kestras_flows_folder_is_forbidden(folder):
 @pytest.mark.parametrize("name", ["my file.sql", "a#b.py", "what?.txt", "100%.csv"])
 def test_names_kestra_1x_would_change_are_refused(name):
     assert "another name" in forbidden(f"etl/{name}")
+
+
+def test_names_kestra_1x_would_hide_are_refused():
+    assert "never lists them" in forbidden("etl/table.metadata")
 
 
 @pytest.mark.parametrize(("given", "normalised"), [("/etl/", "etl"), ("a/b", "a/b"), ("", ""), ("/", "")])

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from support import WatchProcess, flow_yaml, output_json
+import hostile
+from support import AUTH, WatchProcess, child_env, flow_yaml, output_json, run_measured
 
 FLOW = flow_yaml("company.team", "etl", message="extract")
 SCRIPT = b"import sys\nprint('load')\n"
@@ -290,3 +291,34 @@ def test_watch_uploads_a_saved_file(repo, server, probe):
         assert probe.files("company.team") == {"load.py": SCRIPT + b"# saved\n"}
     finally:
         watch.stop()
+
+
+def _bomb() -> bytes:
+    """An export of one file that inflates to 2 GiB of zeros (about 2 MB)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb.bin", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 24)
+            for _ in range(128):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (lambda: hostile.answer_with(200, b"PK\x03\x04 not a zip", "application/octet-stream"), "an unreadable export"),
+        (lambda: hostile.answer_with(200, _bomb(), "application/octet-stream"), "inflate to more than 1,073,741,824 bytes"),
+    ],
+    ids=["damaged", "bomb"],
+)
+def test_a_bad_export_is_one_sentence_in_bounded_memory(repo, server, answer, phrase):
+    repo.write("_files/company.team/load.py", SCRIPT)
+    with hostile.HostileProxy(server.url) as proxy:
+        proxy.add("GET", r"/namespaces/company\.team/files/export$", answer())
+        env = child_env(env={"KESTRA_URL": proxy.url, "KESTRA_USERNAME": AUTH[0], "KESTRA_PASSWORD": AUTH[1]})
+        code, out, err, seconds, megabytes = run_measured(["plan"], repo.root, env, timeout=60, address_space_mb=2048)
+    assert code == 1, out + err
+    assert phrase in err and "GET /namespaces/company.team/files/export" in err
+    assert "Traceback" not in err
+    assert megabytes < 250

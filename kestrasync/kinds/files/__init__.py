@@ -25,7 +25,7 @@ class FileKind:
 
     def trees(self, options: FileOptions) -> tuple[Tree, ...]:
         # Bytes are the resource: nothing to cache, and nothing worth a process pool.
-        return tuple(Tree(options.scan_options(mapping), parse_for(mapping, options.root), pooled=False)
+        return tuple(Tree(options.scan_options(mapping), parse_for(mapping), pooled=False)
                      for mapping in options.resolved())
 
     def same(self, local: Local, remote: Remote) -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
-from kestrasync.archive import DAMAGED, zip_entries
 from kestrasync.errors import ApiError
 from kestrasync.http import Connection, Fields, segment
 from kestrasync.kinds.base import parallel
@@ -27,8 +29,13 @@ OCTET_STREAM = "application/octet-stream"
 
 
 def version_of(content: bytes) -> str:
-    """A file's version: what a saved plan's freshness is checked against (16 hex digits of SHA-256)."""
-    return "sha256:" + hashlib.sha256(content).hexdigest()[:16]
+    """A file's version: what a saved plan's freshness is checked against."""
+    return _version(hashlib.sha256(content))
+
+
+def _version(digest) -> str:
+    """16 hex digits of a SHA-256 (computed whole, or while a member inflates)."""
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def _files(namespace: str) -> str:
@@ -75,45 +82,68 @@ def delete(conn: Connection, key: Key) -> None:
 # again alone if it differs from the repository's. Memory then grows with the largest file, not
 # with the namespace.
 KEEP_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
 Received = tuple[str, "bytes | None"]  # a file's version, and its content when kept
 
 
 def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parallelism: int) -> dict[Key, Received]:
-    """The mapped files of a namespace: its export ZIP, decoded member by member as it is read; or,
-    where the server refuses the export, each file listed and read alone. Kestra's `_flows/` entries
-    (the namespace's flows, in its export) are not files."""
+    """The mapped files of a namespace: its export ZIP, received into a temporary file and read member
+    by member, each hashed as it inflates; or, where the server refuses the export, each file listed
+    and read alone. Kestra's `_flows/` entries (the namespace's flows, in its export) are not files."""
     path = _files(namespace) + "/export"
-    try:
-        archive = conn.send("GET", path, max_bytes=MAX_EXPORT_BYTES).content
-    except ApiError as error:
-        if error.status not in EXPORT_MISSING:
-            raise
-        names = [name for name in _listed(conn, namespace, "") if _mapped(name, folders)]
-        entries = zip(names, parallel(lambda name: _content(conn, namespace, name), names, parallelism))
-    else:
-        entries = _entries(conn, path, archive)
     found: dict[Key, Received] = {}
-    for name, content in entries:
-        if content is None or name.endswith("/") or not _mapped(name, folders):
-            continue
+
+    def add(name: str, received: Received) -> None:
         key = Key(KIND, namespace, name.lstrip("/"))
         if key in found:
             raise conn.unexpected("GET", path, f"an export holding {key.name} twice")
-        found[key] = version_of(content), content if len(content) <= KEEP_BYTES else None
+        found[key] = received
+
+    with tempfile.SpooledTemporaryFile(max_size=KEEP_BYTES) as archive:
+        try:
+            conn.send("GET", path, max_bytes=MAX_EXPORT_BYTES, into=archive)
+        except ApiError as error:
+            if error.status not in EXPORT_MISSING:
+                raise
+            names = [name for name in _listed(conn, namespace, "") if _mapped(name, folders)]
+            for name, content in zip(names, parallel(lambda name: _content(conn, namespace, name), names, parallelism)):
+                if content is not None:
+                    add(name, (version_of(content), content if len(content) <= KEEP_BYTES else None))
+            return found
+        try:
+            with zipfile.ZipFile(archive) as export:
+                inflated = 0
+                for member in export.infolist():
+                    if member.is_dir() or not _mapped(member.filename, folders):
+                        continue
+                    version, content, size = _inflate(export, member, MAX_EXPORT_BYTES - inflated)
+                    inflated += size
+                    add(member.filename, (version, content))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+            raise conn.unexpected("GET", path, f"an unreadable export ({error})") from None
     return found
+
+
+def _inflate(export: zipfile.ZipFile, member: zipfile.ZipInfo, allowed: int) -> tuple[str, bytes | None, int]:
+    """A member's version, its content when small enough to keep, and its size: read a chunk at a
+    time, never past `allowed` bytes whatever sizes the archive claims (zipfile checks the CRC)."""
+    digest, kept, size = hashlib.sha256(), [], 0
+    with export.open(member) as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            size += len(chunk)
+            if size > allowed:
+                raise zipfile.BadZipFile(f"its members inflate to more than {MAX_EXPORT_BYTES:,} bytes")
+            digest.update(chunk)
+            if size <= KEEP_BYTES:
+                kept.append(chunk)
+    content = b"".join(kept) if size <= KEEP_BYTES else None
+    return _version(digest), content, size
 
 
 def _mapped(name: str, folders: tuple[str, ...]) -> bool:
     if name.split("/")[0] == FLOWS_FOLDER:
         return False
     return any(not folder or name.startswith(folder + "/") for folder in folders)
-
-
-def _entries(conn: Connection, path: str, archive: bytes) -> Iterator[tuple[str, bytes]]:
-    try:
-        yield from zip_entries(archive, MAX_EXPORT_BYTES, MAX_EXPORT_BYTES)
-    except DAMAGED as error:
-        raise conn.unexpected("GET", path, f"an unreadable export ({error})") from None
 
 
 def _listed(conn: Connection, namespace: str, folder: str) -> Iterator[str]:

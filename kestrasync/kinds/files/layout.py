@@ -9,9 +9,7 @@ goes under). A file's remote path follows Kestra's rules: relative, normalised, 
 
 from __future__ import annotations
 
-import functools
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +86,7 @@ class FileOptions:
 
     def scan_options(self, mapping: FolderMapping) -> ScanOptions:
         return ScanOptions(section=self.section, max_file_bytes=self.max_file_bytes, root=mapping.local,
-                           include=mapping.include, exclude=mapping.exclude, ignore_file=IGNORE_FILE)
+                           include=mapping.include, exclude=mapping.exclude, ignore_file=IGNORE_FILE, confine=self.root)
 
 
 def remote_folder(value: str) -> str:
@@ -107,6 +105,7 @@ def remote_folder(value: str) -> str:
 
 # Characters Kestra 1.x does not keep in a path (it URL-encodes the path, then reads it as a URI: a
 # space becomes `+`, `#` and `?` end it, `%XX` is decoded): the file would land under another name.
+HIDDEN_SUFFIX = ".metadata"  # 1.x's local storage hides such names from listings, search and export
 MAX_NAME_BYTES = 255  # per file or folder name: what file systems (so Kestra's storage) take
 UNSAFE_CHARACTERS = re.compile(r"[ #?%\\\x00-\x1f\x7f]")
 
@@ -118,6 +117,8 @@ def forbidden(path: str) -> str | None:
                 "(Forbidden path); keep flows in the flows folder")
     if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in path.split("/")):
         return f"a file or folder name in its path is longer than {MAX_NAME_BYTES} bytes, which Kestra's storage refuses"
+    if path.endswith(HIDDEN_SUFFIX):
+        return f"Kestra 1.x keeps its own metadata in files named *{HIDDEN_SUFFIX} and never lists them; rename it"
     unsafe = UNSAFE_CHARACTERS.search(path)
     if unsafe:
         return (f"its path holds {unsafe.group()!r}, which Kestra 1.x does not keep in a path (it would store the file "
@@ -127,38 +128,27 @@ def forbidden(path: str) -> str | None:
 
 @dataclass(frozen=True)
 class FileParse:
-    """How a local file of one mapping reads: its bytes, as the resource at its remote path.
-
-    A symbolic link that leads out of the repository is refused: what it points to is not under
-    version control, and a plan must show only what the repository holds."""
+    """How a local file of one mapping reads: its bytes, as the resource at its remote path. (A
+    symbolic link out of the repository never gets here: the walk refuses it, see `confine`.)"""
 
     namespace: str
     local: str  # the mapping's folder, absolute
     remote: str
-    repository: str  # the repository's root, resolved
+    cwd: str  # what shown paths are relative to: asked once, not per file
 
     def __call__(self, data: bytes, shown: str) -> tuple[None, Result]:
-        path = os.path.abspath(shown)
-        if not path.startswith(os.path.join(self.local, "")):
+        path = shown if os.path.isabs(shown) else os.path.join(self.cwd, shown)
+        below = os.path.join(self.local, "")
+        if not path.startswith(below):
             return None, ([], [])  # named outside this mapping's folder (validate PATH): not one of its files
         location = SourceLocation(shown)
-        real = os.path.realpath(path) if os.path.islink(path) else os.path.join(_real_folder(os.path.dirname(path)), os.path.basename(path))
-        if real != self.repository and not real.startswith(os.path.join(self.repository, "")):
-            return None, ([], [FileError(location, f"is a symbolic link to {real}, outside the repository")])
-        relative = os.path.relpath(path, self.local).replace(os.sep, "/")
-        name = posixpath.join(self.remote, relative) if self.remote else relative
+        relative = path[len(below):].replace(os.sep, "/")
+        name = f"{self.remote}/{relative}" if self.remote else relative
         problem = forbidden(name)
         if problem:
             return None, ([], [FileError(location, f"would be namespace file {self.namespace}/{name}: {problem}")])
         return None, ([Local(Key(KIND, self.namespace, name), data, location)], [])
 
 
-@functools.lru_cache(maxsize=4096)
-def _real_folder(folder: str) -> str:
-    """A folder's real path, worked out once per folder (realpath costs a system call per part of
-    the path: per file, it was most of a scan of 10,000 files)."""
-    return os.path.realpath(folder)
-
-
-def parse_for(mapping: FolderMapping, root: Path) -> FileParse:
-    return FileParse(mapping.namespace, os.path.abspath(mapping.local), mapping.remote, os.path.realpath(root))
+def parse_for(mapping: FolderMapping) -> FileParse:
+    return FileParse(mapping.namespace, os.path.abspath(mapping.local), mapping.remote, os.getcwd())
