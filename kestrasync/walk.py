@@ -133,7 +133,7 @@ def read_bytes(path: Path | str, shown: str, options: ScanOptions) -> bytes:
         try:
             size = os.fstat(fd).st_size
             data = os.read(fd, min(size, limit) + 1)
-            while len(data) < min(size, limit) + 1 and (more := os.read(fd, limit + 1 - len(data))):
+            while len(data) < min(size, limit) and (more := os.read(fd, limit + 1 - len(data))):
                 data += more  # a file system that answered in parts, or a file that grew since fstat
         finally:
             os.close(fd)

@@ -37,7 +37,28 @@ def stored_zip_stream(entries: list[tuple[str, bytes]]) -> tuple[int, Iterator[b
     names = [name.encode("utf-8") for name, _ in entries]
     directory_size = sum(_CENTRAL.size + len(name) for name in names)
     offset = sum(_LOCAL.size + len(name) + len(data) for name, (_, data) in zip(names, entries))
-    return offset + directory_size + _END.size, _parts(names, [data for _, data in entries], offset, directory_size)
+    return offset + directory_size + _END.size, _coalesced(_parts(names, [data for _, data in entries], offset, directory_size))
+
+
+def _coalesced(parts: Iterator[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    """Small parts joined into chunks of about `size` (each part sent alone costs the server a write
+    of its own: most of an export of small files); a large part goes on as it is, uncopied."""
+    pending: list[bytes] = []
+    held = 0
+    for part in parts:
+        if len(part) >= size:
+            if pending:
+                yield b"".join(pending)
+                pending, held = [], 0
+            yield part
+            continue
+        pending.append(part)
+        held += len(part)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _parts(names: list[bytes], contents: list[bytes], offset: int, directory_size: int) -> Iterator[bytes]:
