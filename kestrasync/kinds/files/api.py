@@ -15,6 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
+from kestrasync.archive import DAMAGED, Refused, zip_entries
 from kestrasync.errors import ApiError
 from kestrasync.http import Connection, Fields, segment
 from kestrasync.kinds.base import parallel
@@ -83,6 +84,7 @@ def delete(conn: Connection, key: Key) -> None:
 # with the namespace.
 KEEP_BYTES = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
+SMALL_EXPORT_BYTES = 8 * 1024 * 1024  # an export up to this size is read in memory, at its members' full size
 Received = tuple[str, "bytes | None"]  # a file's version, and its content when kept
 
 
@@ -99,7 +101,10 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
             raise conn.unexpected("GET", path, f"an export holding {key.name} twice")
         found[key] = received
 
-    with tempfile.SpooledTemporaryFile(max_size=KEEP_BYTES) as archive:
+    def add_whole(name: str, content: bytes) -> None:
+        add(name, (version_of(content), content if len(content) <= KEEP_BYTES else None))
+
+    with tempfile.SpooledTemporaryFile(max_size=SMALL_EXPORT_BYTES) as archive:
         try:
             conn.send("GET", path, max_bytes=MAX_EXPORT_BYTES, into=archive)
         except ApiError as error:
@@ -108,8 +113,21 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
             names = [name for name in _listed(conn, namespace, "") if _mapped(name, folders)]
             for name, content in zip(names, parallel(lambda name: _content(conn, namespace, name), names, parallelism)):
                 if content is not None:
-                    add(name, (version_of(content), content if len(content) <= KEEP_BYTES else None))
+                    add_whole(name, content)
             return found
+        if archive.tell() <= SMALL_EXPORT_BYTES:
+            # Small, as most are: sliced and inflated directly, ten times faster than through
+            # zipfile; a member too large for that is read the streaming way below.
+            archive.seek(0)
+            try:
+                for name, content in zip_entries(archive.read(), SMALL_EXPORT_BYTES, MAX_EXPORT_BYTES):
+                    if not name.endswith("/") and _mapped(name, folders):
+                        add_whole(name, content)
+                return found
+            except Refused:
+                found.clear()
+            except DAMAGED as error:
+                raise conn.unexpected("GET", path, f"an unreadable export ({error})") from None
         try:
             with zipfile.ZipFile(archive) as export:
                 inflated = 0
