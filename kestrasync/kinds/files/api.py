@@ -84,7 +84,7 @@ def delete(conn: Connection, key: Key) -> None:
 # with the namespace.
 KEEP_BYTES = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
-SMALL_EXPORT_BYTES = 8 * 1024 * 1024  # an export up to this size is read in memory, at its members' full size
+SMALL_EXPORT_BYTES = KEEP_BYTES  # an export up to this size is read in memory, with its members whole
 Received = tuple[str, "bytes | None"]  # a file's version, and its content when kept
 
 
