@@ -13,7 +13,7 @@ import posixpath
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 
 from kestrasync.archive import DAMAGED, Refused, zip_entries
 from kestrasync.errors import ApiError
@@ -55,7 +55,6 @@ def versions(conn: Connection, folders: Mapping[str, tuple[str, ...]], paralleli
 
 def get(conn: Connection, key: Key) -> Remote | None:
     """The file as the server holds it now, or None when it has none."""
-    path = _files(key.namespace)
     content = _content(conn, key.namespace, key.name)
     return None if content is None else Remote(key, content, version_of(content))
 
