@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_sync import PASSWORD, USER, Emulator, Run, Step, Target, best_of, command_line, measure, run_cli  # noqa: E402
+from bench_sync import PASSWORD, USER, Emulator, Run, Step, Target, best_of, command_line, measure, parallel_applies, run_cli  # noqa: E402
 
 LARGE = 5 * 1024 * 1024
 LARGE_FILES = 4
@@ -102,14 +102,8 @@ def benchmark(files: int, namespaces: int, latency_ms: int, workdir: Path, repea
         plan(f"plan of the repository without its {LARGE_FILES} large files ({latency_ms} ms)", small)
 
         variants = iter(range(1, 100))
-        for parallelism, runs in ((16, repeat), (1, 1)):
-            name = f"apply of {CHANGED} changed files, parallelism {parallelism} ({latency_ms} ms)"
-            steps = []
-            for _ in range(runs):
-                edit(paths, CHANGED, next(variants))
-                run_cli(run, emulator, repository, "plan", "--out", "plan.json")
-                steps.append(measure(run, emulator, repository, name, "apply", "plan.json", "--parallelism", str(parallelism)))
-            run.add(best_of(steps) if runs > 1 else steps[0])
+        parallel_applies(run, emulator, repository, f"apply of {CHANGED} changed files",
+                         lambda: edit(paths, CHANGED, next(variants)), repeat)
     finally:
         emulator.stop()
     return run

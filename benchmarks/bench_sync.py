@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,17 +221,23 @@ def benchmark(flows: int, namespaces: int, latency_ms: int, workdir: Path, repea
 
         emulator.latency(latency_ms)
         variants = iter(range(10, 100))  # (v9) is the kestractl-style edit
-        for parallelism, runs in ((16, repeat), (1, 1)):  # one at a time is bound by latency: once is enough
-            name = f"apply plan of 10% updates, parallelism {parallelism} ({latency_ms} ms)"
-            steps = []
-            for _ in range(runs):
-                edit(paths, run, 0.1, variant=next(variants))
-                run_cli(run, emulator, workdir, "plan", "--out", "plan.json")
-                steps.append(measure(run, emulator, workdir, name, "apply", "plan.json", "--parallelism", str(parallelism)))
-            run.add(best_of(steps) if runs > 1 else steps[0])
+        parallel_applies(run, emulator, workdir, "apply plan of 10% updates", lambda: edit(paths, run, 0.1, variant=next(variants)), repeat)
     finally:
         emulator.stop()
     return run
+
+
+def parallel_applies(run: Run, emulator: Emulator, cwd: Path, what: str, change: Callable[[], object], repeat: int) -> None:
+    """A saved plan of a fresh `change` applied at parallelism 16 (best of `repeat`) and at 1 (once:
+    one at a time is bound by latency)."""
+    for parallelism, runs in ((16, repeat), (1, 1)):
+        name = f"{what}, parallelism {parallelism} ({run.latency_ms} ms)"
+        steps = []
+        for _ in range(runs):
+            change()
+            run_cli(run, emulator, cwd, "plan", "--out", "plan.json")
+            steps.append(measure(run, emulator, cwd, name, "apply", "plan.json", "--parallelism", str(parallelism)))
+        run.add(best_of(steps) if runs > 1 else steps[0])
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A small run of benchmarks/bench_sync.py, so the benchmark cannot rot: request counts are exact."""
+"""Small runs of benchmarks/bench_sync.py and bench_files.py, so the benchmarks cannot rot: request counts are exact."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def test_benchmark_smoke_counts_requests_exactly(tmp_path):
     assert all(step.rss_mb is None or step.rss_mb < 250 for step in run.steps.values())
     text = report(run, "bench_sync.py --flows 200")
     assert text.count("| yes |") + text.count("| **no** |") == len(targets(run))
+
+
+def test_files_benchmark_smoke_counts_requests_exactly(tmp_path):
+    from bench_files import LARGE_FILES, benchmark as files_benchmark, targets as files_targets
+
+    run = files_benchmark(files=120, namespaces=3, latency_ms=2, workdir=tmp_path, repeat=1)
+    requests = {name: step.requests for name, step in run.steps.items()}
+    assert requests["plan, no changes (2 ms)"] == VERSION + 3 + 2  # an export per namespace; the flows' search and export
+    assert requests["baseline: a GET per file"] == 120  # every file, the large ones too
+    for parallelism in (16, 1):  # the version, the lock, the freshness check (the flows' search page, an export per
+        # namespace), then an upload per changed file: every small one
+        assert requests[f"apply of 1000 changed files, parallelism {parallelism} (2 ms)"] == VERSION + LOCK + FRESH + 3 + 120 - LARGE_FILES
+    assert len(files_targets(run)) == 4
