@@ -44,13 +44,14 @@ def _files(namespace: str) -> str:
 
 
 def fetch(conn: Connection, folders: Mapping[str, tuple[str, ...]], parallelism: int) -> FetchedFiles:
-    """Every file under the mapped `folders` of each namespace, hashed as each answer arrives."""
+    """Every file under the mapped `folders` of each namespace: its content, or for a file too large
+    to keep, its hash (computed as it inflates)."""
     read = parallel(lambda namespace: _received(conn, namespace, folders[namespace], parallelism), sorted(folders), parallelism)
     return FetchedFiles(conn, {key: found for namespace in read for key, found in namespace.items()})
 
 
 def versions(conn: Connection, folders: Mapping[str, tuple[str, ...]], parallelism: int) -> dict[Key, str]:
-    return {key: version for key, (version, _) in fetch(conn, folders, parallelism).received.items()}
+    return {key: version or version_of(content) for key, (version, content) in fetch(conn, folders, parallelism).received.items()}
 
 
 def get(conn: Connection, key: Key) -> Remote | None:
@@ -84,14 +85,18 @@ def delete(conn: Connection, key: Key) -> None:
 KEEP_BYTES = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 SMALL_EXPORT_BYTES = KEEP_BYTES  # an export up to this size is read in memory, with its members whole
-Received = tuple[str, "bytes | None"]  # a file's version, and its content when kept
+# A file's content when kept, and its version when it was not (a kept content is hashed only if a
+# plan or a freshness check needs its version: most are equal to the repository's, which is cheaper
+# to compare than to hash).
+Received = tuple["str | None", "bytes | None"]
 
 
 def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parallelism: int) -> dict[Key, Received]:
     """The mapped files of a namespace: its export ZIP, received into a temporary file and read member
-    by member, each hashed as it inflates; or, where the server refuses the export, each file listed
+    by member (a large one hashed as it inflates); or, where the server refuses the export, each file listed
     and read alone. Kestra's `_flows/` entries (the namespace's flows, in its export) are not files."""
     path = _files(namespace) + "/export"
+    below = _below(folders)
     found: dict[Key, Received] = {}
 
     def add(name: str, received: Received) -> None:
@@ -101,7 +106,7 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
         found[key] = received
 
     def add_whole(name: str, content: bytes) -> None:
-        add(name, (version_of(content), content if len(content) <= KEEP_BYTES else None))
+        add(name, (None, content) if len(content) <= KEEP_BYTES else (version_of(content), None))
 
     with tempfile.SpooledTemporaryFile(max_size=SMALL_EXPORT_BYTES) as archive:
         try:
@@ -109,7 +114,7 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
         except ApiError as error:
             if error.status not in EXPORT_MISSING:
                 raise
-            names = [name for name in _listed(conn, namespace, "") if _mapped(name, folders)]
+            names = [name for name in _listed(conn, namespace, "") if _mapped(name, below)]
             for name, content in zip(names, parallel(lambda name: _content(conn, namespace, name), names, parallelism)):
                 if content is not None:
                     add_whole(name, content)
@@ -120,7 +125,7 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
             archive.seek(0)
             try:
                 for name, content in zip_entries(archive.read(), SMALL_EXPORT_BYTES, MAX_EXPORT_BYTES):
-                    if not name.endswith("/") and _mapped(name, folders):
+                    if not name.endswith("/") and _mapped(name, below):
                         add_whole(name, content)
                 return found
             except Refused:
@@ -131,11 +136,11 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
             with zipfile.ZipFile(archive) as export:
                 inflated = 0
                 for member in export.infolist():
-                    if member.is_dir() or not _mapped(member.filename, folders):
+                    if member.is_dir() or not _mapped(member.filename, below):
                         continue
                     version, content, size = _inflate(export, member, MAX_EXPORT_BYTES - inflated)
                     inflated += size
-                    add(member.filename, (version, content))
+                    add(member.filename, (None, content) if content is not None else (version, None))
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
             raise conn.unexpected("GET", path, f"an unreadable export ({error})") from None
     return found
@@ -157,10 +162,14 @@ def _inflate(export: zipfile.ZipFile, member: zipfile.ZipInfo, allowed: int) -> 
     return _version(digest), content, size
 
 
-def _mapped(name: str, folders: tuple[str, ...]) -> bool:
-    if name.split("/")[0] == FLOWS_FOLDER:
-        return False
-    return any(not folder or name.startswith(folder + "/") for folder in folders)
+def _below(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """What the paths of the files under `folders` start with ("": the namespace's root)."""
+    return tuple(folder + "/" if folder else "" for folder in folders)
+
+
+def _mapped(name: str, below: tuple[str, ...]) -> bool:
+    """A file under one of the mapped folders (see _below), and not one of Kestra's `_flows/`."""
+    return name.startswith(below) and not (name == FLOWS_FOLDER or name.startswith(FLOWS_FOLDER + "/"))
 
 
 def _listed(conn: Connection, namespace: str, folder: str) -> Iterator[str]:
@@ -205,8 +214,8 @@ class FetchedFiles:
         found: dict[Key, Remote] = {}
         for key, (version, content) in self.received.items():
             mine = local.get(key)
-            if mine is not None and version_of(mine.content) == version:
-                found[key] = Remote(key, mine.content, version)
+            if mine is not None and (mine.content == content if content is not None else version_of(mine.content) == version):
+                found[key] = Remote(key, mine.content, None)  # unchanged: no version needed
                 continue
             if content is None:
                 content = _content(self._conn, key.namespace, key.name)

@@ -115,7 +115,7 @@ def forbidden(path: str) -> str | None:
     if path.split("/")[0] == FLOWS_FOLDER:  # Kestra's guard: `/_flows` and what is under it
         return (f"Kestra turns files uploaded under /{FLOWS_FOLDER}/ into flows and refuses every other request there "
                 "(Forbidden path); keep flows in the flows folder")
-    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in path.split("/")):
+    if len(path) > MAX_NAME_BYTES // 4 and any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in path.split("/")):
         return f"a file or folder name in its path is longer than {MAX_NAME_BYTES} bytes, which Kestra's storage refuses"
     if path.endswith(HIDDEN_SUFFIX):
         return f"Kestra 1.x keeps its own metadata in files named *{HIDDEN_SUFFIX} and never lists them; rename it"
@@ -132,17 +132,18 @@ class FileParse:
     symbolic link out of the repository never gets here: the walk refuses it, see `confine`.)"""
 
     namespace: str
-    local: str  # the mapping's folder, absolute
+    below: str  # the mapping's folder, absolute, with a trailing separator
     remote: str
     cwd: str  # what shown paths are relative to: asked once, not per file
 
     def __call__(self, data: bytes, shown: str) -> tuple[None, Result]:
         path = shown if os.path.isabs(shown) else os.path.join(self.cwd, shown)
-        below = os.path.join(self.local, "")
-        if not path.startswith(below):
+        if not path.startswith(self.below):
             return None, ([], [])  # named outside this mapping's folder (validate PATH): not one of its files
         location = SourceLocation(shown)
-        relative = path[len(below):].replace(os.sep, "/")
+        relative = path[len(self.below):]
+        if os.sep != "/":
+            relative = relative.replace(os.sep, "/")
         name = f"{self.remote}/{relative}" if self.remote else relative
         problem = forbidden(name)
         if problem:
@@ -151,4 +152,4 @@ class FileParse:
 
 
 def parse_for(mapping: FolderMapping) -> FileParse:
-    return FileParse(mapping.namespace, os.path.abspath(mapping.local), mapping.remote, os.getcwd())
+    return FileParse(mapping.namespace, os.path.join(os.path.abspath(mapping.local), ""), mapping.remote, os.getcwd())
