@@ -152,13 +152,14 @@ def selection_options(command: Callable) -> Callable:
     """Which resources a plan covers, and how far it may go. The command receives `request`."""
 
     @functools.wraps(command)
-    def wrapper(*args, prune, namespaces, targets, ignore_cosmetic, max_deletes, allow_empty, parallelism, overrides=Overrides(), **kwargs):
+    def wrapper(*args, prune, namespaces, targets, ignore_cosmetic, max_deletes, allow_empty, fail_on_unmanaged, parallelism,
+                overrides=Overrides(), **kwargs):
         try:
             selected = engine.addressed(targets) if targets else None
         except ValueError as error:
             raise ConfigError(f"--target: {error}") from None
         request = engine.PlanRequest(prune=prune, selected_namespaces=namespaces, targets=selected, ignore_cosmetic=ignore_cosmetic)
-        flags = Overrides(max_deletes=max_deletes, allow_empty=allow_empty, parallelism=parallelism)
+        flags = Overrides(max_deletes=max_deletes, allow_empty=allow_empty, parallelism=parallelism, fail_on_unmanaged=fail_on_unmanaged)
         return command(*args, request=request, overrides=overrides.merged(flags), **kwargs)
 
     return _options(
@@ -168,6 +169,8 @@ def selection_options(command: Callable) -> Callable:
         click.option("--ignore-cosmetic", is_flag=True, help="Skip updates that change only comments or formatting."),
         click.option("--max-deletes", type=click.IntRange(min=0), help=f"Most flows, and most files, a prune may delete (default {DEFAULTS.prune.max_deletes} of each)."),
         click.option("--allow-empty", is_flag=True, default=None, help="Let a prune delete every flow (or file) of a namespace."),
+        click.option("--fail-on-unmanaged", is_flag=True, default=None,
+                     help="Fail (exit 1) when flows or files on the server in the owned namespaces have no file."),
         _PARALLELISM,
     )(wrapper)
 
@@ -260,6 +263,7 @@ def plan(config_file, overrides, request, out, output_format, diffs, detailed_ex
     emit(render_plan(result, output_format, diffs), nl=False, color=use_color())
     if out and output_format == "text":
         emit(f"Saved the plan to {out}; apply it with: kestra-sync apply {out}")
+    engine.check_managed(result, settings)
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
 
@@ -280,6 +284,7 @@ def diff(config_file, overrides, request, output_format) -> int:
     with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         result = engine.plan(settings, request, conn, pool)
     emit(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
+    engine.check_managed(result, settings)
     return EXIT_CHANGES if result.has_changes else EXIT_OK
 
 
@@ -321,6 +326,7 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
             result = saved or engine.plan(settings, request, conn, pool, workspace)
             if output_format == "text":
                 emit(render_plan(result, "text"), nl=False, color=use_color())
+            engine.check_managed(result, settings)
             if not result.has_changes:
                 if output_format == "json":
                     emit(json_render.render_report(ApplyReport()), nl=False)

@@ -47,6 +47,7 @@ class Settings:
     prune: PruneOptions = field(default_factory=PruneOptions)
     parallelism: int = PARALLELISM
     lock: LockOptions = field(default_factory=LockOptions)
+    fail_on_unmanaged: bool = False  # a plan that leaves resources on the server no file declares fails
     root: Path = Path(".")
     config_file: Path | None = None
 
@@ -73,6 +74,7 @@ class Overrides:
     parallelism: int | None = None
     lock_timeout: float | None = None
     no_lock: bool | None = None
+    fail_on_unmanaged: bool | None = None
 
     def merged(self, other: Overrides) -> Overrides:
         """These overrides, with `other`'s given values on top."""
@@ -108,6 +110,7 @@ _SCHEMA: dict = {
         "mappings": (("namespace_files", "mappings"), "mappings"),
     },
     "namespaces": (("owned_namespaces",), list, NAMESPACE),
+    "fail_on_unmanaged": (("fail_on_unmanaged",), bool),
     "prune": {
         "enabled": (("prune", "enabled"), bool),
         "max_deletes": (("prune", "max_deletes"), int, 0),
@@ -213,7 +216,8 @@ def _with_flags(settings: Settings, flags: Overrides) -> Settings:
     if flags.no_lock:
         lock = replace(lock, enabled=False)
     parallelism = _first(flags.parallelism, settings.parallelism)
-    return replace(settings, prune=prune, lock=lock, parallelism=parallelism)
+    fail_on_unmanaged = flags.fail_on_unmanaged or settings.fail_on_unmanaged
+    return replace(settings, prune=prune, lock=lock, parallelism=parallelism, fail_on_unmanaged=fail_on_unmanaged)
 
 
 def _first(*values):

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
-from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, ValidationFailed
+from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, UnmanagedFound, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
 from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, SourceLocation
@@ -32,7 +32,7 @@ from kestrasync.server import Kestra, detect
 from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
-    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "configured_roots", "connect", "files_noun", "identify", "plan",
+    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "configured_roots", "connect", "files_noun", "identify", "plan",
     "plan_against", "plan_options", "prune_paused", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
     "validate_plan", "watch_plan", "watched_roots",
 ]
@@ -212,6 +212,13 @@ def watch_plan(
         options = replace(options, targets=rest if options.targets is None else options.targets & rest,
                           prune=replace(options.prune, enabled=False))
         return plan_against(local, remote, options, conn, False), refused
+
+
+def check_managed(plan: Plan, settings: Settings) -> None:
+    """Refuse a plan that leaves resources on the server no file declares, when the settings say so
+    (fail_on_unmanaged): what CI fails on, after the plan is shown."""
+    if settings.fail_on_unmanaged and plan.unmanaged:
+        raise UnmanagedFound(" ".join(plan.unmanaged_lines()) + " (fail_on_unmanaged: declare, adopt or prune them)")
 
 
 def prune_paused(settings: Settings, request: PlanRequest, workspace: Workspace) -> bool:

@@ -75,6 +75,10 @@ class PlanRefused(KestraSyncError):
 STALE_NAMED = 10  # a stale plan names this many resources: a whole-repository edit must not fill the screen
 
 
+class UnmanagedFound(KestraSyncError):
+    """Resources on the server that no file declares, where the settings say that fails (CI)."""
+
+
 class StalePlan(KestraSyncError):
     """Resources of a plan changed on the server after the plan was made."""
 

@@ -230,7 +230,20 @@ class Diagnostic:
         return f"{where}{self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class Unmanaged:
+    """A resource on the server, inside the owned namespaces, that no file declares and the plan does
+    not delete: it stays, unseen unless shown. `renamed_to` is the plan's create that looks like it
+    under another name (a flow whose id was changed in its file); `active`, for such a candidate, what
+    it still does on its own (its schedule)."""
+
+    key: Key
+    renamed_to: Key | None = None
+    active: tuple[str, ...] = ()
+
+
 PLAN_FORMAT_VERSION = "2.0"
+UNMANAGED_NAMED = 10  # unmanaged resources named in a summary line; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +267,7 @@ class Plan:
     diagnostics: tuple[Diagnostic, ...] = ()
     created_at: str = ""
     format_version: str = PLAN_FORMAT_VERSION
+    unmanaged: tuple[Unmanaged, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -285,6 +299,19 @@ class Plan:
             matching = " and ".join(f"{self.unchanged.get(info.name, 0)} {info.noun}(s)" for info in self.kinds)
             return f"No changes. {matching or 'Nothing'} match the server."
         return f"Plan: {self._counted(None)}."
+
+    def unmanaged_lines(self) -> list[str]:
+        """`3 flows on the server have no file: ...`, per kind: what stays on the server unseen."""
+        lines = []
+        for info in self.kinds:
+            keys = [str(u.key) for u in self.unmanaged if u.key.kind == info.name]
+            if keys:
+                shown = ", ".join(keys[:UNMANAGED_NAMED]) + (f" and {len(keys) - UNMANAGED_NAMED} more" if len(keys) > UNMANAGED_NAMED else "")
+                noun = info.noun if len(keys) == 1 else info.plural
+                lines.append(f"{len(keys)} {noun} on the server {'has' if len(keys) == 1 else 'have'} no file: {shown} "
+                             f"(--prune deletes {'it' if len(keys) == 1 else 'them'}, `kestra-sync pull` adopts "
+                             f"{'it' if len(keys) == 1 else 'them'}).")
+        return lines
 
     def kind_lines(self) -> list[str]:
         """One line per kind (`Flows: 1 to create, ...`), when the plan covers more than one."""

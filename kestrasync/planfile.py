@@ -33,6 +33,7 @@ from kestrasync.model import (
     ResultStatus,
     Severity,
     SourceLocation,
+    Unmanaged,
     UpdateKind,
 )
 
@@ -97,6 +98,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "changes": [change_to_dict(c) for c in plan.changes],
         "skipped_cosmetic": [k.qualified for k in plan.skipped_cosmetic],
         "diagnostics": [diagnostic_to_dict(d) for d in plan.diagnostics],
+        "unmanaged": [unmanaged_to_dict(u) for u in plan.unmanaged],
     }
 
 
@@ -120,7 +122,20 @@ def plan_from_dict(data: dict) -> Plan:
         skipped_cosmetic=tuple(Key.from_qualified(k) for k in data["skipped_cosmetic"]),
         diagnostics=tuple(diagnostic_from_dict(d) for d in data["diagnostics"]),
         created_at=data["created_at"],
+        unmanaged=tuple(unmanaged_from_dict(u) for u in data.get("unmanaged", ())),
     )
+
+
+def unmanaged_to_dict(unmanaged: Unmanaged) -> dict:
+    key = unmanaged.key
+    return {"key": key.qualified, "kind": key.kind, "namespace": key.namespace, "name": key.name,
+            "renamed_to": unmanaged.renamed_to.qualified if unmanaged.renamed_to else None, "active": list(unmanaged.active)}
+
+
+def unmanaged_from_dict(data: dict) -> Unmanaged:
+    renamed = data["renamed_to"]
+    return Unmanaged(Key.from_qualified(data["key"]), Key.from_qualified(renamed) if renamed else None,
+                     tuple(str(a) for a in data["active"]))
 
 
 def change_to_dict(change: Change) -> dict:

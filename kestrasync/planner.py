@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from kestrasync import kinds
 from kestrasync.errors import PlanRefused
 from kestrasync.kinds.base import Kind
-from kestrasync.model import Action, Change, Detail, Diagnostic, Key, Local, Plan, Remote, Severity, UpdateKind, in_namespace
+from kestrasync.model import Action, Change, Detail, Diagnostic, Key, Local, Plan, Remote, Severity, Unmanaged, UpdateKind, in_namespace
 
 
 def read_scopes(namespaces: Iterable[str]) -> tuple[str, ...]:
@@ -124,7 +124,7 @@ def make_plan(
             f"repository owns ({', '.join(options.ownership.prefixes)}); add its namespace to `namespaces` in kestra-sync.yaml"
         )
     remote = {k: r for k, r in remote.items() if k.namespace in owned}
-    writes, deletes, skipped, unchanged, notes = [], [], [], Counter(), []
+    writes, deletes, skipped, unchanged, notes, left = [], [], [], Counter(), [], []
     for key in sorted(local_by_key.keys() | remote.keys()):
         if not options.selects(key):
             continue
@@ -132,6 +132,7 @@ def make_plan(
         if local_resource is None and (not options.prune.enabled or options.prune.is_protected(key.namespace)):
             if remote[key].note:  # left alone, but said: it is in no state to be left alone unseen
                 notes.append(Diagnostic(Severity.WARNING, f"{remote[key].note}; no file declares it (--prune deletes it)", key))
+            left.append(remote[key])
             continue
         change = change_for(local_resource, remote.get(key), kinds.get(key.kind))
         if change is None:
@@ -159,7 +160,23 @@ def make_plan(
         skipped_cosmetic=tuple(skipped),
         diagnostics=tuple(notes),
         created_at=created_at,
+        unmanaged=_unmanaged(left, [c.after for c in writes if c.action is Action.CREATE]),
     )
+
+
+def _unmanaged(left: list[Remote], creates: list[Local]) -> tuple[Unmanaged, ...]:
+    """The resources left on the server, each with the create that looks like it renamed (same kind and
+    namespace, same content but for the name), and then what it still does on its own."""
+    candidates: dict[tuple[str, str], list[Local]] = {}
+    for local in creates:
+        candidates.setdefault((local.key.kind, local.key.namespace), []).append(local)
+    found = []
+    for remote in left:
+        kind = kinds.get(remote.key.kind)
+        renamed = next((local.key for local in candidates.get((remote.key.kind, remote.key.namespace), ())
+                        if kind.renamed(local, remote)), None)
+        found.append(Unmanaged(remote.key, renamed, kind.active(remote) if renamed else ()))
+    return tuple(found)
 
 
 def _check_prune(kind: Kind, deletes: list[Change], writes: list[Change], remote: Mapping[Key, Remote], prune: PruneOptions) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from support import flow_yaml, run
 from kestrasync.model import (
     ApplyReport, ApplyResult, Change, Detail, Diagnostic, Key, Local, Plan, Remote, ResultStatus, Severity, SourceLocation,
+    Unmanaged,
 )
 from kestrasync.planfile import plan_from_dict, plan_to_dict
 from kestrasync.planner import Ownership, PlanOptions, PruneOptions, make_plan
@@ -38,7 +39,9 @@ def sample_plan() -> Plan:
     options = PlanOptions(Ownership(prefixes=("company",)), prune=PruneOptions(enabled=True))
     plan = make_plan([new, semantic, cosmetic], remote, options, server="http://kestra:8080", tenant="main", created_at="2026-12-01T00:00:00+00:00")
     warning = Diagnostic(Severity.WARNING, "The subflow 'x' not found in namespace 'company'.", new.key, new.location)
-    return replace(plan, diagnostics=(warning,), kestra="1.0.0 OSS")
+    unmanaged = (Unmanaged(Key("flow", "company.team", "etl_old"), Key("flow", "company.team", "new"), ("trigger `nightly` (Schedule)",)),
+                 Unmanaged(Key("flow", "company.team", "from_ui")))
+    return replace(plan, diagnostics=(warning,), kestra="1.0.0 OSS", unmanaged=unmanaged)
 
 
 def sample_report(plan: Plan) -> ApplyReport:

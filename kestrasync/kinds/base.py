@@ -66,6 +66,12 @@ class Kind(Protocol):
     def references(self, remote: Remote) -> tuple[Key, ...]:
         """What a resource on the server references (deletes go referencing resources first)."""
 
+    def renamed(self, local: Local, remote: Remote) -> bool:
+        """Whether `local` is `remote` under another name (a flow whose id changed, a file moved)."""
+
+    def active(self, remote: Remote) -> tuple[str, ...]:
+        """What a resource does on its own while it stays on the server (a flow's enabled triggers)."""
+
     def fetch(self, conn: Connection, scopes: Sequence[str], options, parallelism: int) -> Fetched:
         """Every live resource under the namespace prefixes `scopes`, in bulk (`options`: the kind's
         section of the settings, as for trees)."""

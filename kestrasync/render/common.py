@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kestrasync.model import Action, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, as_text, version_text
+from kestrasync.model import Action, ApplyResult, Change, Content, KindInfo, Plan, ResultStatus, Unmanaged, as_text, version_text
 
 
 def grouped(plan: Plan) -> list[tuple[KindInfo, bool, list[Change]]]:
@@ -54,3 +54,14 @@ def change_detail(change: Change) -> str:
     """One line on why a resource changes: its update kind and summary."""
     summary = "; ".join(map(str, change.summary))
     return f"{change.update_kind.value}: {summary}" if change.update_kind else summary
+
+
+def renamed_notes(plan: Plan) -> list[str]:
+    """One sentence per resource left on the server that a create looks like, renamed."""
+    return [_renamed(u) for u in plan.unmanaged if u.renamed_to is not None]
+
+
+def _renamed(unmanaged: Unmanaged) -> str:
+    still = f", its {', '.join(unmanaged.active)} still active" if unmanaged.active else ""
+    return (f"{unmanaged.key} looks renamed to {unmanaged.renamed_to} (the same but for its name): "
+            f"the old one stays on the server{still}; --prune deletes it")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from kestrasync.model import Action, Plan
-from kestrasync.render.common import change_detail, change_diff
+from kestrasync.render.common import change_detail, change_diff, renamed_notes
 
 LIMIT = 60_000
 _ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
@@ -71,6 +71,9 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
         head.append(f"- ⚠️ {diagnostic.severity.value}: {_cell(str(diagnostic))}")
     if plan.diagnostics:
         head.append("")
+    if plan.unmanaged:
+        head += ["**Not managed by any file**", ""]
+        head += [f"- {_cell(line)}" for line in (*plan.unmanaged_lines(), *renamed_notes(plan))] + [""]
     text = "\n".join(head)
     omitted = 0
     for change in plan.changes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity, version_text
-from kestrasync.render.common import change_detail, change_diff, grouped, versions
+from kestrasync.render.common import change_detail, change_diff, grouped, renamed_notes, versions
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 _ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
@@ -50,6 +50,9 @@ def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
     if plan.skipped_cosmetic:
         lines += ["", f"Cosmetic updates skipped (--ignore-cosmetic): {', '.join(map(str, plan.skipped_cosmetic))}"]
     lines += render_diagnostics(plan.diagnostics, color)
+    if plan.unmanaged:
+        lines += ["", *(paint(line, "yellow", color) for line in plan.unmanaged_lines())]
+        lines += [f"  {note}" for note in renamed_notes(plan)]
     lines += ["", *plan.kind_lines(), paint(plan.summary_line(), "bold", color)]
     return "\n".join(lines) + "\n"
 

@@ -37,6 +37,12 @@ class FileKind:
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return ()
 
+    def renamed(self, local: Local, remote: Remote) -> bool:
+        return local.content == remote.content
+
+    def active(self, remote: Remote) -> tuple[str, ...]:
+        return ()
+
     def fetch(self, conn: Connection, scopes: Sequence[str], options: FileOptions, parallelism: int) -> api.FetchedFiles:
         return api.fetch(conn, _folders(scopes, options), parallelism)
 

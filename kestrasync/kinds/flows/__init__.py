@@ -14,7 +14,7 @@ from kestrasync.errors import ApiError, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
 from kestrasync.kinds.flows import api
-from kestrasync.kinds.flows.diff import classify, is_same_source
+from kestrasync.kinds.flows.diff import active_triggers, classify, is_same_source, without_id
 from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
 from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, SourceLocation, Version
@@ -42,6 +42,12 @@ class FlowKind:
 
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return source_references(remote.content)
+
+    def renamed(self, local: Local, remote: Remote) -> bool:
+        return is_same_source(without_id(local.content), without_id(remote.content))
+
+    def active(self, remote: Remote) -> tuple[str, ...]:
+        return active_triggers(remote.content)
 
     def fetch(self, conn: Connection, scopes: Sequence[str], options: ScanOptions, parallelism: int) -> api.FetchedFlows:
         return api.fetch(conn, scopes, parallelism)

@@ -46,6 +46,27 @@ def without_revision(source: str) -> str:
     return _REVISION_LINE.sub("", source, count=1)
 
 
+_ID_LINE = re.compile(r"^id:[^\n]*\n?", re.MULTILINE)  # the flow's own id: top level, so at column 0
+
+
+def without_id(source: str) -> str:
+    """The source without its `id:` line: two flows that differ only there are one flow renamed."""
+    return _ID_LINE.sub("", source, count=1)
+
+
+def active_triggers(source: str) -> tuple[str, ...]:
+    """The triggers that start a flow on their own ("trigger `daily` (Schedule)"): none when the flow
+    or the trigger is disabled."""
+    flow = parse_source(source)
+    if not isinstance(flow, dict) or flow.get("disabled") is True or not isinstance(flow.get("triggers"), list):
+        return ()
+    return tuple(
+        f"trigger `{trigger.get('id')}` ({str(trigger.get('type', '?')).rsplit('.', 1)[-1]})"
+        for trigger in flow["triggers"]
+        if isinstance(trigger, dict) and trigger.get("disabled") is not True
+    )
+
+
 def is_same_source(a: str, b: str) -> bool:
     """Kestra's no-op rule: saving `a` over `b` keeps the revision."""
     return a == b or without_revision(a) == without_revision(b)
