@@ -23,9 +23,9 @@ from pathlib import Path
 
 import click
 
-from kestrasync import engine, walk
+from kestrasync import engine, kinds, walk
 from kestrasync.config import Overrides, Settings, find_config, load_settings
-from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, ServerUnreachable
+from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PullRefused, ServerUnreachable
 from kestrasync.model import ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
@@ -347,17 +347,17 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _confirm() -> None:
+def _confirm(command: str = "apply", question: str = "Apply these changes?") -> None:
     if not sys.stdin.isatty():
-        raise ConfigError("apply needs confirmation: run it on a terminal, or pass --auto-approve (e.g. in CI)")
+        raise ConfigError(f"{command} needs confirmation: run it on a terminal, or pass --auto-approve (e.g. in CI)")
     # At the prompt, Ctrl-C means "no" at once, not "finish what is in flight".
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        approved = click.confirm("Apply these changes?", default=False)
+        approved = click.confirm(question, default=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not approved:
-        raise KestraSyncError("Apply cancelled; nothing was changed.")
+        raise KestraSyncError(f"{command.capitalize()} cancelled; nothing was changed.")
 
 
 @contextmanager
@@ -387,6 +387,65 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+_KINDS = {kind.info.name + "s": kind.info.name for kind in kinds.ranked()}  # --kind flows|files
+
+
+@main.command()
+@reports_errors
+@server_options
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS", help="Only this namespace (and below). Repeatable.")
+@click.option("--target", "targets", multiple=True, metavar="NS/ID", help="Only this flow (or namespace file: NS/PATH). Repeatable.")
+@click.option("--kind", "kind_names", multiple=True, type=click.Choice(sorted(_KINDS)), help="Only flows, or only namespace files.")
+@click.option("--prune", is_flag=True, help="Also remove from the files what the server no longer holds.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--auto-approve", is_flag=True, help="Write without asking for confirmation.")
+@click.option("--force", is_flag=True, help="Overwrite files with uncommitted changes too.")
+@click.option("--skip-conflicts", is_flag=True, help="Write the files without uncommitted changes; leave the others.")
+@click.option("--diff", "diffs", is_flag=True, help="Show the diff of new files too.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_PARALLELISM
+@one_shot
+def pull(config_file, overrides, namespaces, targets, kind_names, prune, dry_run, auto_approve, force, skip_conflicts, diffs,
+         output_format, parallelism) -> int:
+    """Write the server's flows and namespace files into the repository, byte for byte.
+
+    A flow a file declares is updated in that file (in a file of several flows, only its part); a new
+    one goes where `flows.layout` says. Files with uncommitted changes are not overwritten unless
+    --force. Shows what it writes and asks first (on a terminal) unless --auto-approve.
+
+    Example:
+
+        kestra-sync pull --namespace company.team --dry-run
+    """
+    try:
+        selected = engine.addressed(targets) if targets else None
+    except ValueError as error:
+        raise ConfigError(f"--target: {error}") from None
+    settings = settings_from(config_file, overrides.merged(Overrides(parallelism=parallelism)))
+    request = engine.PullRequest(namespaces, selected, tuple(_KINDS[name] for name in kind_names), prune)
+    with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
+        result = engine.pull_plan(settings, request, conn, pool)
+    if output_format == "text":
+        emit(text_render.render_pull(result, color=use_color(), diffs=diffs), nl=False, color=use_color())
+    conflicts = result.conflicts
+    if conflicts and not (force or skip_conflicts):
+        names = ", ".join(write.shown for write in conflicts)
+        raise PullRefused(f"{len(conflicts)} file(s) have uncommitted changes the pull would overwrite ({names}); nothing was "
+                          "written. Commit or stash them, or pass --force to overwrite them or --skip-conflicts to write only the others.")
+    if dry_run or not result.writes or (skip_conflicts and len(conflicts) == len(result.writes)):
+        if output_format == "json":
+            emit(json_render.render_pull(result), nl=False)
+        return EXIT_OK
+    if not auto_approve:
+        _confirm("pull", "Write these files?")
+    written = engine.write_pulled(result, force=force)
+    if output_format == "json":
+        emit(json_render.render_pull(result, written), nl=False)
+    else:
+        emit("\n" + text_render.render_pulled(written, color=use_color()), nl=False, color=use_color())
+    return EXIT_OK
 
 
 @main.command()

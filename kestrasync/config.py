@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from kestrasync.applier import PARALLELISM
 from kestrasync.errors import ConfigError
 from kestrasync.http import Credentials, ServerOptions
 from kestrasync.kinds.files.layout import CONVENTION, FileOptions, FolderMapping, remote_folder
-from kestrasync.kinds.flows.parse import FLOW_FILES
+from kestrasync.kinds.flows.parse import FLOW_FILES, LAYOUT_FIELDS
 from kestrasync.lock import LockOptions
 from kestrasync.model import NAMESPACE, SourceLocation
 from kestrasync.planner import PruneOptions
@@ -53,7 +54,14 @@ class Settings:
 
     def of_kind(self, kind: str):
         """A resource kind's own section of the settings (what kestrasync.kinds.base.Kind.trees reads)."""
-        return {"flow": self.flow_files, "file": self.namespace_files}[kind]
+        return getattr(self, _KIND_SECTIONS[kind])
+
+    def with_kind(self, kind: str, options) -> Settings:
+        """These settings with a kind's section replaced."""
+        return replace(self, **{_KIND_SECTIONS[kind]: options})
+
+
+_KIND_SECTIONS = {"flow": "flow_files", "file": "namespace_files"}  # each kind's field of Settings
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class Overrides:
 # The file's schema: key -> (path in Settings, type[, bound]); nested mappings are dicts. A bound of
 # POSITIVE means "greater than 0", a number "at least that", a pattern "every item matches it".
 POSITIVE = "positive"
+LAYOUT = "layout"  # a template of LAYOUT_FIELDS, relative, with no `..`
 _SCHEMA: dict = {
     "server": {
         "url": (("server", "url"), str),
@@ -101,6 +110,7 @@ _SCHEMA: dict = {
         "include": (("flow_files", "include"), list),
         "exclude": (("flow_files", "exclude"), list),
         "max_file_size": (("flow_files", "max_file_bytes"), int, POSITIVE),
+        "layout": (("flow_files", "layout"), str, LAYOUT),
     },
     "files": {
         "paths": (("namespace_files", "paths"), list),
@@ -336,9 +346,25 @@ def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.
         raise ConfigError(f"'{name}' must be {expected}, not {value!r}", where)
     if bound == POSITIVE and value <= 0:
         raise ConfigError(f"'{name}' must be greater than 0", where)
+    if bound == LAYOUT:
+        _check_layout(value, name, where)
     if isinstance(bound, int) and value < bound:
         raise ConfigError(f"'{name}' must be {bound} or more", where)
     return value
+
+
+def _check_layout(template: str, name: str, where: SourceLocation) -> None:
+    """A layout names only LAYOUT_FIELDS and stays below its folder."""
+    try:
+        named = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as error:
+        raise ConfigError(f"'{name}': {error} in '{template}'", where) from None
+    unknown = named - set(LAYOUT_FIELDS)
+    if unknown or "{id}" not in template:
+        fields = ", ".join("{" + f + "}" for f in LAYOUT_FIELDS)
+        raise ConfigError(f"'{name}': a layout names {fields} (and {{id}} at least), not '{template}'", where)
+    if template.startswith("/") or ".." in template.replace("\\", "/").split("/"):
+        raise ConfigError(f"'{name}': '{template}' must be a relative path without '..'", where)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

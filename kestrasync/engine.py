@@ -13,28 +13,37 @@ passes a process pool (kestrasync.cli makes one).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 
 from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
-from kestrasync.errors import FileError, PlanFileError, ScanFailed, StalePlan, UnmanagedFound, ValidationFailed
+from kestrasync.errors import ConfigError, FileError, PlanFileError, ScanFailed, StalePlan, UnmanagedFound, ValidationFailed
+from kestrasync.files import write_atomically
+from kestrasync.gitstate import uncommitted
 from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
-from kestrasync.model import Action, ApplyReport, Diagnostic, Key, Local, Plan, Remote, ResultStatus, SourceLocation
-from kestrasync.planner import Ownership, PlanOptions, make_plan
-from kestrasync.server import Kestra, detect
-from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, scan, watched_roots
+from kestrasync.model import (
+    Action, ApplyReport, Diagnostic, FileWrite, Key, Local, Plan, PullPlan, Remote, ResultStatus, Severity, SourceLocation, in_namespace,
+)
+from kestrasync.planner import Ownership, PlanOptions, make_plan, read_scopes
+from kestrasync.pull import Edits
+from kestrasync.pull import edits as pull_edits
+from kestrasync.server import Kestra, detect, namespaces
+from kestrasync.walk import display_path
+from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, parse_as, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "configured_roots", "connect", "files_noun", "identify", "plan",
-    "plan_against", "plan_options", "prune_paused", "read", "record", "refresh", "remember", "scan", "sync", "undeclared", "validate",
-    "validate_plan", "watch_plan", "watched_roots",
+    "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "read", "record", "refresh", "remember", "scan", "sync",
+    "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
 
 PRUNE_PAUSED = "Prune is paused while a file has errors."  # said while prune_paused
@@ -335,3 +344,140 @@ def sync(plan: Plan, conn: Connection, settings: Settings, *, on_result: ResultC
     the others (one refused resource must not hold back the other saves)."""
     return apply_plan(plan, conn, parallelism=settings.parallelism, on_result=on_result, stop=stop, keep_going=True)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Pull: the server into the repository
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What the user asked of one pull."""
+
+    namespaces: tuple[str, ...] = ()  # --namespace: only under these prefixes
+    targets: frozenset[Key] | None = None  # --target
+    kinds: tuple[str, ...] = ()  # --kind; empty: every kind
+    prune: bool = False  # remove what the server no longer holds
+
+
+def pull_plan(settings: Settings, request: PullRequest, conn: Connection, pool: Executor | None = None) -> PullPlan:
+    """The file writes that make the repository hold the server's resources under the owned (or
+    selected) namespaces: each checked to read back as the server's text, and Git asked which of
+    them would overwrite uncommitted work (PullPlan.conflicts)."""
+    workspace = scan(settings, pool, missing_ok=True)
+    local = workspace.resources()
+    scopes = _pull_scopes(settings, request, {resource.key.namespace for resource in local})
+    pulled = [kinds.get(name) for name in request.kinds] if request.kinds else kinds.ranked()
+    identify(conn, settings)
+    known = sorted(set(namespaces(conn, scopes)) | {n for n in request.namespaces} | {r.key.namespace for r in local})
+    adopted = settings
+    for kind in pulled:
+        adopted = adopted.with_kind(kind.info.name, kind.adopting(settings.of_kind(kind.info.name), known))
+    fetched = {kind.info.name: kind.fetch(conn, scopes, adopted.of_kind(kind.info.name), settings.parallelism) for kind in pulled}
+
+    def selects(key: Key) -> bool:
+        return (key.kind in fetched and any(in_namespace(key.namespace, scope) for scope in scopes)
+                and (request.targets is None or key in request.targets))
+
+    remote = {key: resource for key, resource in _decode(fetched, [r for r in local if r.key.kind in fetched]).items() if selects(key)}
+    # A resource in a state of its own (a 2.x draft) is read alone: the bulk read may hold another text
+    # of it (the export has a draft's published revision), and a pull takes what the server shows.
+    noted = [key for key, resource in remote.items() if resource.note]
+    remote.update((key, replace(fresh, note=fresh.note or remote[key].note))
+                  for key, fresh in refresh(conn, settings, noted).items() if fresh is not None)
+    found = pull_edits(workspace.files, remote, selects=selects, prune=request.prune,
+                       placement=lambda key: kinds.get(key.kind).placement(key, adopted.of_kind(key.kind)),
+                       read=_read_file, shown=display_path)
+    writes = _read_back(adopted, found, remote)
+    diagnostics = found.diagnostics + [
+        Diagnostic(Severity.WARNING, f"{remote[key].note}; pulled as the server holds it", key)
+        for write in writes for key in write.keys if key in remote and remote[key].note
+    ]
+    writes = _with_conflicts(settings.root, writes)
+    return PullPlan(server=conn.url, tenant=conn.tenant, scope=scopes, kinds=tuple(kind.info for kind in pulled),
+                    writes=tuple(writes), unchanged={kind.info.name: found.unchanged[kind.info.name] for kind in pulled},
+                    missing=tuple(found.missing), diagnostics=tuple(diagnostics))
+
+
+def _pull_scopes(settings: Settings, request: PullRequest, declared: set[str]) -> tuple[str, ...]:
+    """What a pull reads: the selected namespaces (which must be owned), else the owned ones, else
+    those the files declare."""
+    if request.namespaces:
+        outside = [n for n in request.namespaces if settings.owned_namespaces
+                   and not any(in_namespace(n, owned) for owned in settings.owned_namespaces)]
+        if outside:
+            raise ConfigError(f"--namespace {outside[0]} is outside the namespaces this repository owns "
+                              f"({', '.join(settings.owned_namespaces)}); add it to `namespaces` in kestra-sync.yaml")
+        return read_scopes(request.namespaces)
+    scopes = read_scopes(settings.owned_namespaces or declared)
+    if not scopes:
+        raise ConfigError("nothing to pull: list the namespaces this repository owns under `namespaces` in "
+                          "kestra-sync.yaml (kestra-sync init writes it), or pass --namespace")
+    return scopes
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise FileError(SourceLocation(display_path(path)), f"cannot read file: {error.strerror}") from None
+
+
+def _read_back(settings: Settings, found: Edits, remote: Mapping[Key, Remote]) -> list[FileWrite]:
+    """The writes whose new text kestra-sync reads back as what the pull meant: the server's resources
+    where they were pulled, the file's others unchanged. A file that would read otherwise is left as
+    it is, said why; a server text kestra-sync would refuse is written all the same (the server holds
+    it), said so."""
+    kept = []
+    for write in found.writes:
+        expected = found.expected.get(write.path)
+        if expected is None:  # a removed file
+            kept.append(write)
+            continue
+        read = parse_as(settings, write.path, write.after)
+        if read is None:
+            found.diagnostics.append(Diagnostic(Severity.WARNING, f"{write.shown} would not be read by kestra-sync (its folders, "
+                                                "include and exclude in kestra-sync.yaml); not pulled", write.keys[0]))
+            continue
+        resources, problems = read
+        got = {resource.key: resource.content for resource in resources}
+        if problems and len(expected) == 1:
+            kept.append(write)
+            found.diagnostics.append(Diagnostic(Severity.WARNING, f"pulled as the server holds it, but kestra-sync refuses "
+                                                f"it: {problems[0]}", write.keys[0]))
+        elif problems or got.keys() != expected.keys() or any(got[key] != content for key, content in expected.items()):
+            found.diagnostics.append(Diagnostic(
+                Severity.WARNING, f"{write.shown} cannot take the server's text in place (the file would not read back as "
+                "its resources); not pulled: move the resource to a file of its own", write.keys[0]))
+        else:
+            kept.append(write)
+    return kept
+
+
+def _with_conflicts(root, writes: list[FileWrite]) -> list[FileWrite]:
+    """Each write that would overwrite or remove uncommitted changes, with the diff of those changes."""
+    existing = [write.path for write in writes if write.before is not None]
+    changed = uncommitted(root, existing) if existing else {}
+    if not changed:
+        return writes
+    return [replace(write, conflict=changed.get(os.path.realpath(write.path), "")) for write in writes]
+
+
+def write_pulled(plan: PullPlan, *, force: bool = False) -> list[FileWrite]:
+    """Write the pull's files (the conflicting ones only when `force`); the writes made, in order."""
+    done = []
+    for write in plan.writes:
+        if write.conflict and not force:
+            continue
+        path = Path(write.path)
+        try:
+            if write.after is None:
+                path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, write.after, mode=0o644)
+        except OSError as error:
+            raise FileError(SourceLocation(write.shown), f"cannot write: {error.strerror}; the files listed before it were written") from None
+        done.append(write)
+    return done

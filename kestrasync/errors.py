@@ -113,6 +113,10 @@ class LockFailed(KestraSyncError):
     """The advisory lock could not be taken (the server does not keep it)."""
 
 
+class PullRefused(KestraSyncError):
+    """A pull that would overwrite uncommitted work (unless forced)."""
+
+
 class Interrupted(KestraSyncError):
     """Stopped by a signal before anything was applied (the CLI exits 128 + the signal's number)."""
 

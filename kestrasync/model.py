@@ -365,3 +365,51 @@ class ApplyReport:
             f"{head}: {counts[ResultStatus.APPLIED]} applied, {counts[ResultStatus.FAILED]} failed, "
             f"{counts[ResultStatus.SKIPPED]} not attempted."
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pull: the server's resources written into the repository
+
+
+@dataclass(frozen=True, slots=True)
+class FileWrite:
+    """One repository file a pull writes: a new file (CREATE), a file rewritten (UPDATE: in a file of
+    several resources, only their spans), or a file removed (DELETE, with --prune). `keys` are the
+    resources it adopts, updates or drops; `conflict`, the uncommitted changes it would overwrite."""
+
+    path: str  # absolute
+    shown: str  # as the user sees it
+    action: Action
+    keys: tuple[Key, ...]
+    before: bytes | None
+    after: bytes | None
+    conflict: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PullPlan:
+    """What a pull writes into the repository, and what it leaves: resources that already match
+    (`unchanged`, per kind), and resources files declare that the server no longer has (`missing`,
+    removed only with --prune)."""
+
+    server: str
+    tenant: str
+    scope: tuple[str, ...]
+    kinds: tuple[KindInfo, ...]
+    writes: tuple[FileWrite, ...]
+    unchanged: Mapping[str, int] = field(default_factory=dict)
+    missing: tuple[Key, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def conflicts(self) -> tuple[FileWrite, ...]:
+        return tuple(write for write in self.writes if write.conflict)
+
+    def summary_line(self) -> str:
+        """`Pull: 2 files to create, 1 to update, 0 to delete.` (or that nothing differs)."""
+        matching = " and ".join(f"{self.unchanged.get(info.name, 0)} {info.noun}(s)" for info in self.kinds)
+        if not self.writes:
+            return f"Nothing to pull. {matching or 'Nothing'} match the server."
+        counts = {action: sum(1 for w in self.writes if w.action is action) for action in Action}
+        return (f"Pull: {counts[Action.CREATE]} file(s) to create, {counts[Action.UPDATE]} to update, "
+                f"{counts[Action.DELETE]} to delete; {matching} already match.")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kestrasync.errors import ConfigError
 from kestrasync.http import Connection, Fields
+from kestrasync.model import in_namespace
 
 CONFIGS = "/api/v1/configs"
 
@@ -54,3 +55,15 @@ def detect(conn: Connection, given: str | None) -> Kestra:
     except ConfigError:
         raise conn.unexpected("GET", CONFIGS, f"a version that says no release ({kestra.version!r})") from None
     return kestra
+
+
+DISTINCT_NAMESPACES = "/flows/distinct-namespaces"
+
+
+def namespaces(conn: Connection, prefixes: tuple[str, ...] = ()) -> list[str]:
+    """The namespaces the server knows under `prefixes` (all of them when none), sorted. Open-source
+    Kestra knows a namespace by its flows: the same list its UI shows."""
+    answer = conn.json(conn.send("GET", DISTINCT_NAMESPACES), "GET", DISTINCT_NAMESPACES)
+    if not isinstance(answer, list) or not all(isinstance(name, str) for name in answer):
+        raise conn.unexpected("GET", DISTINCT_NAMESPACES, "a list of namespaces that is not a list of names")
+    return sorted(name for name in set(answer) if not prefixes or any(in_namespace(name, p) for p in prefixes))

@@ -46,6 +46,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     ignore_file: str | None = None  # a file in gitignore syntax at the root, whose patterns exclude too
     confine: Path | None = None  # symbolic links must lead inside this folder (the repository)
+    layout: str = ""  # where `pull` puts a resource new to the repository: a template under the first root
 
     @property
     def roots(self) -> tuple[Path, ...]:

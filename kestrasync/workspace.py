@@ -125,15 +125,17 @@ class Workspace:
         return files
 
 
-def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path] | None = None) -> Workspace:
+def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path] | None = None, missing_ok: bool = False) -> Workspace:
     """Every kind's files (or those under `paths`), read once; unchanged files come from the scan
     cache, the others are parsed in `pool` when there are many. Problems are kept in the workspace:
-    Workspace.resources() raises them."""
+    Workspace.resources() raises them. `missing_ok`: a configured folder that does not exist yet holds
+    nothing (pull creates it), rather than being a problem."""
     workspace = Workspace(settings)
     by_path: dict[str, tuple[list[Local], list[FileError]]] = {}
     for tree, kind in _trees_with_kinds(settings):
         cache = ScanCache.for_root(settings.root, kind.info.name, tree.rules) if tree.rules else None
-        results, errors = walk.scan(paths or tree.options.roots, tree.options, tree.parse, cache, pool if tree.pooled else None)
+        roots = paths or [root for root in tree.options.roots if not missing_ok or root.exists()]
+        results, errors = walk.scan(roots, tree.options, tree.parse, cache, pool if tree.pooled else None)
         workspace.problems += errors
         for path, result in results.items():
             path = _absolute(path)
@@ -143,6 +145,22 @@ def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path]
     for path, (found, problems) in by_path.items():
         workspace._add(path, found, problems)
     return workspace
+
+
+def parse_as(settings: Settings, path: str, data: bytes) -> tuple[list[Local], list[FileError]] | None:
+    """What `data` would declare as the file `path`, read by the kinds whose folders take that path;
+    None when none does (kestra-sync would not read the file)."""
+    found: list[Local] = []
+    problems: list[FileError] = []
+    read = False
+    for tree in _trees(settings):
+        below = any(path == str(root.absolute()) or path.startswith(os.path.join(root.absolute(), "")) for root in tree.options.roots)
+        if below and _accepts(tree, path):
+            read = True
+            _, (resources, errors) = tree.parse(data, walk.display_path(path))
+            found += resources
+            problems += errors
+    return (found, problems) if read else None
 
 
 def _absolute(path: str) -> str:

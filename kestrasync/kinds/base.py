@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from kestrasync.http import Connection
@@ -71,6 +72,13 @@ class Kind(Protocol):
 
     def active(self, remote: Remote) -> tuple[str, ...]:
         """What a resource does on its own while it stays on the server (a flow's enabled triggers)."""
+
+    def adopting(self, options, namespaces: Sequence[str]):
+        """The kind's settings, extended to read what the server holds in `namespaces` even where the
+        repository has no folder for it yet (pull)."""
+
+    def placement(self, key: Key, options) -> Path | None:
+        """The file a resource new to the repository goes to (pull); None when the settings give none."""
 
     def fetch(self, conn: Connection, scopes: Sequence[str], options, parallelism: int) -> Fetched:
         """Every live resource under the namespace prefixes `scopes`, in bulk (`options`: the kind's

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, Plan, ResultStatus, Severity, version_text
-from kestrasync.render.common import change_detail, change_diff, grouped, renamed_notes, versions
+from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, FileWrite, Plan, PullPlan, ResultStatus, Severity, version_text
+from kestrasync.render.common import change_detail, change_diff, file_diff, grouped, renamed_notes, resources, versions
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 _ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
@@ -134,3 +134,35 @@ def render_result_line(result: ApplyResult, *, color: bool = False) -> str:
 def render_would(change) -> str:
     """A change watch --dry-run would make."""
     return f"would {change.action.verb} {change.key} ({'; '.join(map(str, change.summary))}) [dry run]"
+
+
+def render_pull(plan: PullPlan, *, color: bool = False, diffs: bool = False) -> str:
+    """A pull's plan: the files it writes (with the diff of each file it overwrites or removes), the
+    conflicts with uncommitted work, what it leaves, then the summary line."""
+    lines = [paint(f"kestra-sync pull from {plan.server} (tenant {plan.tenant})", "bold", color),
+             f"Namespaces: {', '.join(plan.scope)}"]
+    if plan.writes:
+        lines += ["", paint("Files to write:", "bold", color)]
+        for write in plan.writes:
+            style = _ACTION_COLORS[write.action]
+            mark = " (CONFLICT: uncommitted changes)" if write.conflict else ""
+            lines.append(f"  {paint(write.action.value, style, color)} {paint(write.shown, style, color)}  "
+                         f"{resources(write, plan.kinds)}{paint(mark, 'red', color)}")
+            if write.before is not None or diffs:
+                lines.append(_indent(colored_diff(file_diff(write), color), "      "))
+    if plan.conflicts:
+        lines += ["", paint("Uncommitted changes the pull would overwrite (yours, against the last commit):", "red", color)]
+        for write in plan.conflicts:
+            lines += [f"  {write.shown}", _indent(colored_diff(write.conflict, color), "      ")]
+    if plan.missing:
+        keys = ", ".join(map(str, plan.missing))
+        lines += ["", f"Declared by files but gone from the server (pull --prune removes them): {keys}"]
+    lines += render_diagnostics(plan.diagnostics, color)
+    lines += ["", paint(plan.summary_line(), "bold", color)]
+    return "\n".join(lines) + "\n"
+
+
+def render_pulled(written: list[FileWrite], *, color: bool = False) -> str:
+    """What a pull wrote, a line per file."""
+    lines = [f"{paint(w.action.past, _ACTION_COLORS[w.action], color)} {w.shown}" for w in written]
+    return "\n".join(lines + [f"Pull complete: {len(written)} file(s) written."]) + "\n"

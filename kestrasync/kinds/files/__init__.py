@@ -10,6 +10,8 @@ read them, and deleted after the flows that stop reading them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
@@ -42,6 +44,12 @@ class FileKind:
 
     def active(self, remote: Remote) -> tuple[str, ...]:
         return ()
+
+    def adopting(self, options: FileOptions, namespaces: Sequence[str]) -> FileOptions:
+        return replace(options, adopted=tuple(namespaces))
+
+    def placement(self, key: Key, options: FileOptions) -> Path | None:
+        return options.placement(key.namespace, key.name)
 
     def fetch(self, conn: Connection, scopes: Sequence[str], options: FileOptions, parallelism: int) -> api.FetchedFiles:
         return api.fetch(conn, _folders(scopes, options), parallelism)

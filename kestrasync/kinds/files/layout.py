@@ -54,11 +54,17 @@ class FileOptions:
     include: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = MAX_FILE_BYTES
+    adopted: tuple[str, ...] = ()  # namespaces mapped by the convention even with no folder yet (pull)
     section: str = field(default="files", init=False)
 
     def resolved(self) -> tuple[FolderMapping, ...]:
-        """Every mapping: the configured ones, then one per namespace folder of the convention."""
+        """Every mapping: the configured ones, then one per namespace folder of the convention (and per
+        namespace adopted)."""
         found = list(self.mappings)
+        convention = self.paths[0] if self.paths else self.root / CONVENTION
+        folders = {mapping.namespace for mapping in found}
+        found += [FolderMapping(namespace, convention / namespace, "", self.include, self.exclude)
+                  for namespace in self.adopted if namespace not in folders and not (convention / namespace).is_dir()]
         for folder in self.paths or (self.root / CONVENTION,):
             if not folder.is_dir():
                 if self.paths:
@@ -83,6 +89,14 @@ class FileOptions:
         for mapping in self.resolved():
             mapped.setdefault(mapping.namespace, []).append(mapping.remote)
         return {namespace: tuple(folders) for namespace, folders in mapped.items()}
+
+    def placement(self, namespace: str, path: str) -> Path | None:
+        """Where the repository keeps the file `path` of `namespace`: under the first mapping that holds
+        it (None when none does)."""
+        for mapping in self.resolved():
+            if mapping.namespace == namespace and mapping.holds(path):
+                return mapping.local / (path[len(mapping.remote) + 1:] if mapping.remote else path)
+        return None
 
     def scan_options(self, mapping: FolderMapping) -> ScanOptions:
         return ScanOptions(section=self.section, max_file_bytes=self.max_file_bytes, root=mapping.local,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from kestrasync.errors import ApiError, ValidationFailed
 from kestrasync.http import Connection
@@ -48,6 +49,12 @@ class FlowKind:
 
     def active(self, remote: Remote) -> tuple[str, ...]:
         return active_triggers(remote.content)
+
+    def adopting(self, options: ScanOptions, namespaces: Sequence[str]) -> ScanOptions:
+        return options  # flows are read by namespace prefix: every one under the scopes already
+
+    def placement(self, key: Key, options: ScanOptions) -> Path | None:
+        return options.roots[0] / options.layout.format(namespace=key.namespace, id=key.name)
 
     def fetch(self, conn: Connection, scopes: Sequence[str], options: ScanOptions, parallelism: int) -> api.FetchedFlows:
         return api.fetch(conn, scopes, parallelism)

@@ -196,4 +196,5 @@ def _check_unique_ids(tasks: list[Task]) -> None:
 
 
 # Which files hold flows, unless kestra-sync.yaml says otherwise (its `flows:` section).
-FLOW_FILES = ScanOptions(section="flows", max_file_bytes=1024 * 1024, include=("**/*.yml", "**/*.yaml"))
+FLOW_FILES = ScanOptions(section="flows", max_file_bytes=1024 * 1024, include=("**/*.yml", "**/*.yaml"), layout="{namespace}/{id}.yaml")
+LAYOUT_FIELDS = ("namespace", "id")  # what flows.layout may name
