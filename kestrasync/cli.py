@@ -24,9 +24,9 @@ from pathlib import Path
 import click
 
 from kestrasync import engine, kinds, walk
-from kestrasync.config import Overrides, Settings, find_config, load_settings
+from kestrasync.config import CONFIG_NAME, Overrides, Settings, find_config, load_settings, starter_config, write_config
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PullRefused, ServerUnreachable
-from kestrasync.model import ApplyReport, Plan
+from kestrasync.model import NAMESPACE, ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
 from kestrasync.server import Kestra
@@ -175,10 +175,10 @@ def selection_options(command: Callable) -> Callable:
     )(wrapper)
 
 
-def settings_from(config_file: Path | None, overrides: Overrides) -> Settings:
+def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True) -> Settings:
     """The settings of this run: the one place flags, environment and file meet."""
     global _redact
-    settings = load_settings(config_file, overrides=overrides)
+    settings = load_settings(config_file, overrides=overrides, search=search)
     _redact = Redactor(settings.server.credentials.secrets())
     if not settings.server.verify_tls:
         source = "--insecure" if overrides.insecure else "server.verify_tls: false"
@@ -387,6 +387,43 @@ def _stop_on_signals(announce: bool = True) -> Iterator[tuple[threading.Event, l
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+@main.command()
+@reports_errors
+@server_options
+@click.option("--namespace", "namespaces", multiple=True, metavar="NS",
+              help="A namespace the repository owns, with those below it (default: suggested from the server). Repeatable.")
+@click.option("--flows-path", default="flows", show_default=True, help="The folder of flow files.")
+@one_shot
+def init(config_file, overrides, namespaces, flows_path) -> int:
+    """Write a first kestra-sync.yaml here, every key explained; never overwrites one.
+
+    With a server (--url or KESTRA_URL) and no --namespace, the namespaces it holds are suggested.
+
+    Example:
+
+        kestra-sync init --url http://localhost:8080 && kestra-sync pull
+    """
+    target = config_file or Path(CONFIG_NAME)
+    existing = [path for path in (target, target.with_suffix(".yml")) if path.exists()]
+    if existing:
+        raise ConfigError(f"{existing[0]} already exists; init never overwrites it (edit it, or remove it first)")
+    bad = [namespace for namespace in namespaces if not NAMESPACE.fullmatch(namespace)]
+    if bad:
+        raise ConfigError(f"--namespace: '{bad[0]}' is not a valid Kestra namespace")
+    settings = settings_from(None, overrides, search=False)
+    found: list[str] = []
+    if settings.server.url and not namespaces:
+        with _stop_on_signals() as (stop, _), engine.connect(settings, stop) as conn:
+            found = engine.server_namespaces(conn)
+    owned = list(namespaces) or engine.suggested_namespaces(found, settings.prune)
+    write_config(target, starter_config(settings, owned, found, flows_path))
+    Path(target.parent, flows_path).mkdir(parents=True, exist_ok=True)
+    load_settings(target)  # what init writes, the next command reads
+    where = f"namespaces {', '.join(owned)}" if owned else "no namespaces yet: list them under `namespaces`"
+    emit(f"Wrote {target} ({where}). Next: kestra-sync pull, then kestra-sync plan.")
+    return EXIT_OK
 
 
 _KINDS = {kind.info.name + "s": kind.info.name for kind in kinds.ranked()}  # --kind flows|files

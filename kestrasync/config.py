@@ -10,6 +10,7 @@ is reported with the file, line and key it came from.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import string
@@ -138,6 +139,58 @@ _SCHEMA: dict = {
 }
 
 
+def starter_config(settings: Settings, namespaces: list[str], found: list[str], flows_path: str) -> str:
+    """A first kestra-sync.yaml (kestra-sync init): every key it sets explained, the defaults shown."""
+    url = f"url: {json.dumps(settings.server.url)}" if settings.server.url else "# url: https://kestra.example.com"
+    owned = "".join(f"\n  - {namespace}" for namespace in namespaces) if namespaces else " []  # e.g. [company]: none yet"
+    seen = f" On the server: {', '.join(found)}." if found else ""
+    return f"""\
+# kestra-sync.yaml: this repository is the desired state of a Kestra server. `kestra-sync plan`
+# shows what differs, `kestra-sync apply` makes the server match, `kestra-sync pull` writes what
+# the server holds into these files.
+
+server:
+  # The server (KESTRA_URL or --url override it). Credentials never go in this file: set
+  # KESTRA_USERNAME and KESTRA_PASSWORD, or KESTRA_API_TOKEN, in the environment (or in .env).
+  {url}
+  # The tenant: main in open source.
+  tenant: {json.dumps(settings.server.tenant)}
+
+# The namespaces this repository owns, each with the namespaces below it: plans read them, --prune
+# deletes only inside them, pull adopts what they hold.{seen}
+namespaces:{owned}
+
+flows:
+  # The folders that hold flow files (YAML; one flow or several per file).
+  paths: [{json.dumps(flows_path)}]
+  # Where pull writes a flow that no file declares yet, under the first folder.
+  layout: {json.dumps(FLOW_FILES.layout)}
+
+files:
+  # Namespace files (scripts, queries, data that flows read) live in {CONVENTION}/<namespace>/:
+  # {CONVENTION}/company.team/etl/load.py is etl/load.py of namespace company.team. Other folders:
+  # `paths`, or `mappings` (namespace, from, to); see the README.
+  max_file_size: {settings.namespace_files.max_file_bytes}
+
+prune:
+  # Deletes on the server happen only with --prune (or enabled: true), at most this many of each kind.
+  max_deletes: {settings.prune.max_deletes}
+
+# Make plan, diff and apply fail when the server holds flows or files in these namespaces that no
+# file declares (--fail-on-unmanaged does it for one run).
+fail_on_unmanaged: {str(settings.fail_on_unmanaged).lower()}
+"""
+
+
+def write_config(path: Path, text: str) -> None:
+    """Write a new kestra-sync.yaml; never over an existing file (created exclusively)."""
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
+
+
 def find_config(start: Path) -> Path | None:
     """kestra-sync.yaml in `start` or the nearest directory above it."""
     for directory in (start, *start.parents):
@@ -153,11 +206,13 @@ def load_settings(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Overrides = Overrides(),
+    search: bool = True,
 ) -> Settings:
-    """Resolve settings: the file (given, or found upwards from `cwd`), then the environment, then flags."""
+    """Resolve settings: the file (given, or found upwards from `cwd` unless not to `search`), then the
+    environment, then flags."""
     cwd = cwd or Path.cwd()
     environ = dict(os.environ if environ is None else environ)
-    config = config or find_config(cwd)
+    config = config or (find_config(cwd) if search else None)
     # The repository is the config file's directory, wherever the command runs from: a scan of only
     # the working directory would make a prune delete the flows declared elsewhere.
     root = (config.parent if config is not None else cwd).absolute()

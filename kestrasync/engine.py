@@ -33,7 +33,7 @@ from kestrasync.lock import ApplyLock
 from kestrasync.model import (
     Action, ApplyReport, Diagnostic, FileWrite, Key, Local, Plan, PullPlan, Remote, ResultStatus, Severity, SourceLocation, in_namespace,
 )
-from kestrasync.planner import Ownership, PlanOptions, make_plan, read_scopes
+from kestrasync.planner import Ownership, PlanOptions, PruneOptions, make_plan, read_scopes
 from kestrasync.pull import Edits
 from kestrasync.pull import edits as pull_edits
 from kestrasync.server import Kestra, detect, namespaces
@@ -43,7 +43,7 @@ from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "configured_roots", "connect", "files_noun", "identify", "plan",
     "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "read", "record", "refresh", "remember", "scan", "sync",
-    "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
+    "server_namespaces", "suggested_namespaces", "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
 
 PRUNE_PAUSED = "Prune is paused while a file has errors."  # said while prune_paused
@@ -348,6 +348,17 @@ def sync(plan: Plan, conn: Connection, settings: Settings, *, on_result: ResultC
 
 # ---------------------------------------------------------------------------------------------
 # Pull: the server into the repository
+
+
+def server_namespaces(conn: Connection) -> list[str]:
+    """Every namespace the server knows (init suggests from them)."""
+    return namespaces(conn)
+
+
+def suggested_namespaces(found: Iterable[str], prune: PruneOptions) -> list[str]:
+    """The namespaces a first configuration owns: the top of each tree the server holds (`company` for
+    `company.team`), never a protected one (Kestra's `system`)."""
+    return sorted({namespace.split(".")[0] for namespace in found if not prune.is_protected(namespace)})
 
 
 @dataclass(frozen=True)
