@@ -170,6 +170,7 @@ files:
   # Namespace files (scripts, queries, data that flows read) live in {CONVENTION}/<namespace>/:
   # {CONVENTION}/company.team/etl/load.py is etl/load.py of namespace company.team. Other folders:
   # `paths`, or `mappings` (namespace, from, to); see the README.
+  # paths: [{CONVENTION}]
   max_file_size: {settings.namespace_files.max_file_bytes}
 
 prune:

@@ -375,7 +375,7 @@ class ApplyReport:
 class FileWrite:
     """One repository file a pull writes: a new file (CREATE), a file rewritten (UPDATE: in a file of
     several resources, only their spans), or a file removed (DELETE, with --prune). `keys` are the
-    resources it adopts, updates or drops; `conflict`, the uncommitted changes it would overwrite."""
+    resources it adopts, updates or drops; `conflict`, the uncommitted changes it would overwrite (a diff)."""
 
     path: str  # absolute
     shown: str  # as the user sees it
@@ -383,6 +383,7 @@ class FileWrite:
     keys: tuple[Key, ...]
     before: bytes | None
     after: bytes | None
+    diff: str = ""  # what the file's text becomes (sizes for binary content)
     conflict: str = ""
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from kestrasync import kinds
 from kestrasync.errors import FileError
-from kestrasync.model import Action, Content, Diagnostic, FileWrite, Key, Local, Remote, Severity
+from kestrasync.model import Action, Content, Diagnostic, FileWrite, Key, Local, Remote, Severity, as_text
+from kestrasync.textdiff import unified_diff
 
 
 @dataclass
@@ -70,8 +71,8 @@ def edits(
             continue
         after = _splice(current, replacements)
         removed = not expected and not after.strip()
-        found.writes.append(FileWrite(path, shown(path), Action.DELETE if removed else Action.UPDATE, tuple(keys), current,
-                                      None if removed else after))
+        found.writes.append(_write(path, shown(path), Action.DELETE if removed else Action.UPDATE, tuple(keys), current,
+                                   None if removed else after))
         if not removed:
             found.expected[path] = expected
     placed: dict[str, Key] = {}
@@ -90,9 +91,20 @@ def edits(
             continue
         placed[path] = key
         content = remote[key].content
-        found.writes.append(FileWrite(path, shown(path), Action.CREATE, (key,), None, _bytes(content)))
+        found.writes.append(_write(path, shown(path), Action.CREATE, (key,), None, _bytes(content)))
         found.expected[path] = {key: content}
     return found
+
+
+def _write(path: str, shown: str, action: Action, keys: tuple[Key, ...], before: bytes | None, after: bytes | None) -> FileWrite:
+    """A file write with its diff: unified for text, sizes for binary content."""
+    old, new = as_text(before or b""), as_text(after or b"")
+    if old is None or new is None:
+        diff = f"(binary content: {len(before or b''):,} bytes → {len(after or b''):,} bytes)\n"
+    else:
+        diff = unified_diff(old, new, f"{shown} (now)" if before is not None else "/dev/null",
+                            f"{shown} (from the server)" if after is not None else "/dev/null")
+    return FileWrite(path, shown, action, keys, before, after, diff)
 
 
 def _splice(current: bytes, replacements: Iterable[tuple[Local, Content]]) -> bytes:

@@ -9,7 +9,7 @@ import subprocess
 import httpx
 import pytest
 
-from support import flow_yaml, output_json
+from support import child_env, flow_yaml, output_json, run_on_terminal
 
 BINARY = bytes(range(256)) * 4
 
@@ -49,6 +49,7 @@ def test_a_flow_in_a_file_of_several_is_updated_in_place(repo, cli, probe):
     result = pull(cli)
     assert result.exit_code == 0, result.output
     assert "~ flows/all.yaml  flow company.team/b" in result.stdout
+    assert "      -    message: hello\n      +    message: edited in the UI\n" in result.stdout  # every overwrite shown
     assert (repo.root / "flows/all.yaml").read_text() == first + changed + third
     assert "No changes." in cli("plan").stdout
 
@@ -183,3 +184,14 @@ def test_drafts_and_flows_kestra_cannot_read_are_pulled_as_they_are(repo, cli, p
     assert messages["flow:company.team/broken"].startswith("Kestra cannot read the flow it holds (Unrecognized field")
     assert (repo.root / "flows/etl.yaml").read_text() == draft
     assert (repo.root / "flows/company.team/broken.yaml").read_text() == broken
+
+
+def test_on_a_terminal_pull_asks_before_writing(repo, probe, server):
+    probe.create(flow_yaml("company.team", "etl"))
+    env = child_env(server)
+    code, output = run_on_terminal(["pull"], env, repo.root, answer="n")
+    assert code == 1 and "Write these files?" in output and "Pull cancelled; nothing was changed." in output
+    assert not (repo.root / "flows/company.team/etl.yaml").exists()
+    code, output = run_on_terminal(["pull"], env, repo.root, answer="y")
+    assert code == 0 and "flows/company.team/etl.yaml\r\nPull complete: 1 file(s) written." in output
+    assert (repo.root / "flows/company.team/etl.yaml").read_text() == flow_yaml("company.team", "etl")

@@ -23,6 +23,8 @@ def test_a_flow_made_in_the_ui_is_shown_in_every_format(repo, cli, probe):
     markdown = cli("plan", "--format", "markdown").stdout
     assert "**Not managed by any file**" in markdown and "company.team/from_ui" in markdown
     assert "company.team/from_ui" in cli("diff").stdout
+    applied = cli("apply", "--auto-approve")
+    assert applied.exit_code == 0 and "1 flow on the server has no file: company.team/from_ui" in applied.stdout
 
 
 def test_once_applied_nothing_is_unmanaged_and_prune_turns_them_into_deletes(repo, cli, probe):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from kestrasync.model import Action, ApplyResult, Change, Content, FileWrite, KindInfo, Plan, ResultStatus, Unmanaged, as_text, version_text
-from kestrasync.textdiff import unified_diff
 
 
 def grouped(plan: Plan) -> list[tuple[KindInfo, bool, list[Change]]]:
@@ -66,15 +65,6 @@ def _renamed(unmanaged: Unmanaged) -> str:
     still = f", its {', '.join(unmanaged.active)} still active" if unmanaged.active else ""
     return (f"{unmanaged.key} looks renamed to {unmanaged.renamed_to} (the same but for its name): "
             f"the old one stays on the server{still}; --prune deletes it")
-
-
-def file_diff(write: FileWrite) -> str:
-    """What a pull does to one file: a unified diff of its text (sizes for binary content)."""
-    before, after = write.before or b"", write.after or b""
-    old, new = as_text(before), as_text(after)
-    if old is None or new is None:
-        return f"(binary content: {len(before):,} bytes → {len(after):,} bytes)\n"
-    return unified_diff(old, new, f"{write.shown} (now)", f"{write.shown} (from the server)" if write.after is not None else "/dev/null")
 
 
 def resources(write: FileWrite, plan_kinds: tuple[KindInfo, ...]) -> str:

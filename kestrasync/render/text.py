@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kestrasync.model import Action, ApplyReport, ApplyResult, Diagnostic, FileWrite, Plan, PullPlan, ResultStatus, Severity, version_text
-from kestrasync.render.common import change_detail, change_diff, file_diff, grouped, renamed_notes, resources, versions
+from kestrasync.render.common import change_detail, change_diff, grouped, renamed_notes, resources, versions
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 _ACTION_COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
@@ -149,7 +149,7 @@ def render_pull(plan: PullPlan, *, color: bool = False, diffs: bool = False) -> 
             lines.append(f"  {paint(write.action.value, style, color)} {paint(write.shown, style, color)}  "
                          f"{resources(write, plan.kinds)}{paint(mark, 'red', color)}")
             if write.before is not None or diffs:
-                lines.append(_indent(colored_diff(file_diff(write), color), "      "))
+                lines.append(_indent(colored_diff(write.diff, color), "      "))
     if plan.conflicts:
         lines += ["", paint("Uncommitted changes the pull would overwrite (yours, against the last commit):", "red", color)]
         for write in plan.conflicts:
