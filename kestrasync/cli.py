@@ -128,13 +128,15 @@ def server_options(command: Callable) -> Callable:
     The command receives `config_file` and `overrides`."""
 
     @functools.wraps(command)
-    def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, kestra_version, overrides=Overrides(), **kwargs):
+    def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, kestra_version, environment,
+                overrides=Overrides(), **kwargs):
         flags = Overrides(url=url, tenant=tenant, username=username, password=password, token=token, timeout=timeout,
-                          ca_cert=ca_cert, insecure=insecure, kestra_version=kestra_version)
+                          ca_cert=ca_cert, insecure=insecure, kestra_version=kestra_version, environment=environment)
         return command(*args, overrides=overrides.merged(flags), **kwargs)
 
     return _options(
         _CONFIG,
+        click.option("--env", "environment", metavar="NAME", help="One of the environments kestra-sync.yaml defines [env KESTRA_SYNC_ENV]."),
         click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
         click.option("--tenant", help=f"Tenant (default {DEFAULTS.server.tenant}) [env KESTRA_TENANT]."),
         click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
@@ -178,7 +180,7 @@ def selection_options(command: Callable) -> Callable:
 def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True) -> Settings:
     """The settings of this run: the one place flags, environment and file meet."""
     global _redact
-    settings = load_settings(config_file, overrides=overrides, search=search)
+    settings = load_settings(config_file, overrides=overrides, search=search, environment=overrides.environment)
     _redact = Redactor(settings.server.credentials.secrets())
     if not settings.server.verify_tls:
         source = "--insecure" if overrides.insecure else "server.verify_tls: false"
@@ -315,6 +317,7 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
     if plan_file and (request.prune or request.selected_namespaces or request.targets or request.ignore_cosmetic):
         raise ConfigError("--prune, --namespace, --target and --ignore-cosmetic cannot change a saved plan; make a new plan")
     settings = settings_from(config_file, overrides.merged(Overrides(lock_timeout=lock_timeout, no_lock=no_lock)))
+    engine.require_environment(settings, "apply")
     # Planning only reads: a bad file, a bad plan file or a flow the server refuses ends here, before
     # anything (the lock included) is written.
     saved = load_plan(plan_file) if plan_file else None
@@ -564,6 +567,7 @@ def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> in
     from kestrasync.watcher import WatchOptions, Watcher
 
     settings = settings_from(config_file, overrides.merged(Overrides(parallelism=parallelism)))
+    engine.require_environment(settings, "watch", supported=False)
     options = WatchOptions(prune=prune, dry_run=dry_run, selected_namespaces=namespaces)
     with _stop_on_signals(announce=False) as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         Watcher(settings, conn, options, TerminalView(use_color()), stop, pool).run()

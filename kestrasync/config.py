@@ -25,7 +25,9 @@ from kestrasync.applier import PARALLELISM
 from kestrasync.errors import ConfigError
 from kestrasync.http import Credentials, ServerOptions
 from kestrasync.kinds.files.layout import CONVENTION, FileOptions, FolderMapping, remote_folder
+from kestrasync.environments import ENVIRONMENT_VARIABLE, Environment, variable_prefix
 from kestrasync.kinds.flows.parse import FLOW_FILES, LAYOUT_FIELDS
+from kestrasync.kinds.flows.rewrite import FlowOverlay
 from kestrasync.lock import LockOptions
 from kestrasync.model import NAMESPACE, SourceLocation
 from kestrasync.planner import PruneOptions
@@ -50,6 +52,8 @@ class Settings:
     parallelism: int = PARALLELISM
     lock: LockOptions = field(default_factory=LockOptions)
     fail_on_unmanaged: bool = False  # a plan that leaves resources on the server no file declares fails
+    environment: Environment | None = None  # the one selected (--env, KESTRA_SYNC_ENV)
+    environments: tuple[str, ...] = ()  # every one kestra-sync.yaml defines
     root: Path = Path(".")
     config_file: Path | None = None
 
@@ -84,6 +88,7 @@ class Overrides:
     lock_timeout: float | None = None
     no_lock: bool | None = None
     fail_on_unmanaged: bool | None = None
+    environment: str | None = None
 
     def merged(self, other: Overrides) -> Overrides:
         """These overrides, with `other`'s given values on top."""
@@ -122,6 +127,7 @@ _SCHEMA: dict = {
     },
     "namespaces": (("owned_namespaces",), list, NAMESPACE),
     "fail_on_unmanaged": (("fail_on_unmanaged",), bool),
+    "environments": (("environments",), "environments"),
     "prune": {
         "enabled": (("prune", "enabled"), bool),
         "max_deletes": (("prune", "max_deletes"), int, 0),
@@ -183,6 +189,27 @@ fail_on_unmanaged: {str(settings.fail_on_unmanaged).lower()}
 """
 
 
+# An environment's keys: the top level's sections it may override, and its own (paths under
+# "environment", gathered into an Environment rather than assigned to Settings).
+_ENVIRONMENT_SCHEMA: dict = {
+    **{section: _SCHEMA[section] for section in ("server", "files", "prune", "apply", "lock")},
+    "credentials": {
+        "username_variable": (("environment", "username"), str),
+        "password_variable": (("environment", "password"), str),
+        "token_variable": (("environment", "token"), str),
+    },
+    "namespace_prefix": (("environment", "prefix"), str, NAMESPACE),
+    "namespace_rename": (("environment", "renames"), "renames"),
+    "triggers": {
+        "disabled": (("environment", "disable_triggers"), bool),
+        "types": (("environment", "trigger_types"), list),
+    },
+    "variables": (("environment", "variables"), "strings"),
+    "labels": (("environment", "labels"), "strings"),
+    "watch": (("environment", "watch"), bool),
+}
+
+
 def write_config(path: Path, text: str) -> None:
     """Write a new kestra-sync.yaml; never over an existing file (created exclusively)."""
     try:
@@ -208,9 +235,11 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Overrides = Overrides(),
     search: bool = True,
+    environment: str | None = None,
 ) -> Settings:
     """Resolve settings: the file (given, or found upwards from `cwd` unless not to `search`), then the
-    environment, then flags."""
+    environment, then flags. `environment` (or KESTRA_SYNC_ENV) selects one of the file's
+    environments, whose values override the top level's."""
     cwd = cwd or Path.cwd()
     environ = dict(os.environ if environ is None else environ)
     config = config or (find_config(cwd) if search else None)
@@ -218,12 +247,29 @@ def load_settings(
     # the working directory would make a prune delete the flows declared elsewhere.
     root = (config.parent if config is not None else cwd).absolute()
     settings = Settings(flow_files=replace(FLOW_FILES, root=root), namespace_files=FileOptions(root=root), root=root)
+    defined: dict[str, dict] = {}
     if config is not None:
-        for path, value in read_config_file(config).items():
+        values = read_config_file(config)
+        defined = values.pop(("environments",), {})
+        for path, value in values.items():
             settings = _assign(settings, path, value)
-        settings = replace(settings, config_file=config)
+        settings = replace(settings, config_file=config, environments=tuple(defined))
+    variables = {**read_dotenv(cwd / ".env"), **environ}
+    name = environment or variables.get(ENVIRONMENT_VARIABLE) or None
+    own: dict[str, object] = {}
+    if name is not None:
+        if name not in defined:
+            known = f"it defines: {', '.join(defined)}" if defined else "it defines none (`environments:`)"
+            raise ConfigError(f"environment '{name}' (--env or {ENVIRONMENT_VARIABLE}) is not in {CONFIG_NAME}; {known}")
+        for path, value in defined[name].items():
+            if path[0] == "environment":
+                own[path[1]] = value
+            else:
+                settings = _assign(settings, path, value)
+        settings = replace(settings, environment=_environment(name, own))
     settings = _without_namespace_files(settings)
-    settings = _with_server(settings, _from_environment({**read_dotenv(cwd / ".env"), **environ}), overrides)
+    found = _from_environment(variables, name, own, ("server", "url") in defined.get(name, {}))
+    settings = _with_server(settings, found, overrides)
     settings = _with_flags(settings, overrides)
     _check(settings)
     return settings
@@ -306,15 +352,18 @@ def read_config_file(path: Path) -> dict[tuple[str, ...], object]:
         return {}
     values = _read_section(node, _SCHEMA, shown, "")
     base = path.parent.absolute()
-    paths = ("flow_files", "paths")
-    if paths in values:  # paths in the file are relative to the file, not to the working directory
-        values[paths] = tuple(base / p for p in values[paths])
-    files = ("namespace_files", "paths")
-    if files in values:
-        values[files] = tuple(base / p for p in values[files])
-    ca_cert = ("server", "ca_cert")
-    if ca_cert in values:
-        values[ca_cert] = str(base / values[ca_cert])
+    for named in values.get(("environments",), {}).values():
+        _relative_to(named, base)
+    return _relative_to(values, base)
+
+
+def _relative_to(values: dict[tuple[str, ...], object], base: Path) -> dict[tuple[str, ...], object]:
+    """Paths in the file are relative to the file, not to the working directory."""
+    for key in (("flow_files", "paths"), ("namespace_files", "paths")):
+        if key in values:
+            values[key] = tuple(base / p for p in values[key])
+    if ("server", "ca_cert") in values:
+        values[("server", "ca_cert")] = str(base / values[("server", "ca_cert")])
     return values
 
 
@@ -341,9 +390,44 @@ def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> d
             target, kind, *bound = spec
             if kind == "mappings":
                 values[target] = _mappings(value, f"{prefix}{name}", shown, Path(shown).parent.absolute())
+            elif kind == "environments":
+                values[target] = _environments(value, shown)
+            elif kind in ("renames", "strings"):
+                values[target] = _strings(value, f"{prefix}{name}", shown, namespaces=kind == "renames")
             else:
                 values[target] = _typed(value, kind, f"{prefix}{name}", shown, *bound)
     return values
+
+
+def _environments(node: Node, shown: str) -> dict[str, dict[tuple[str, ...], object]]:
+    """`environments`: name -> its values, by their path (in Settings, or under "environment")."""
+    if not isinstance(node, MappingNode):
+        raise ConfigError("'environments' must be a mapping of names to environments", _where(node, shown))
+    found = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+            raise ConfigError(f"environment name '{name}' must be letters, digits, '-' or '_'", _where(key, shown))
+        if not isinstance(value, MappingNode):
+            raise ConfigError(f"'environments.{name}' must be a mapping", _where(value, shown))
+        found[name] = _read_section(value, _ENVIRONMENT_SCHEMA, shown, f"environments.{name}.")
+    return found
+
+
+def _strings(node: Node, name: str, shown: str, namespaces: bool) -> dict[str, str]:
+    """A mapping of text to text (labels, variables); of namespace to namespace for renames."""
+    if not isinstance(node, MappingNode):
+        raise ConfigError(f"'{name}' must be a mapping", _where(node, shown))
+    found = {}
+    for key, value in node.value:
+        item = to_python(value)
+        if isinstance(item, (dict, list)) or item is None:
+            raise ConfigError(f"'{name}.{key.value}' must be a single value", _where(value, shown))
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        if namespaces and not (NAMESPACE.fullmatch(str(key.value)) and NAMESPACE.fullmatch(text)):
+            raise ConfigError(f"'{name}': '{key.value}: {text}' must rename a namespace to a namespace", _where(key, shown))
+        found[str(key.value)] = text
+    return found
 
 
 _MAPPING_KEYS = {"namespace": str, "from": str, "to": str, "include": list, "exclude": list}
@@ -451,14 +535,37 @@ _ENVIRONMENT = {
 }
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+def _from_environment(environ: Mapping[str, str], name: str | None = None, own: Mapping[str, object] | None = None,
+                      url_in_file: bool = False) -> dict[str, str]:
+    """The server's URL, tenant and credentials from the environment. In an environment, its own
+    variables (KESTRA_PROD_URL, KESTRA_PROD_PASSWORD, or the names its `credentials` give) come
+    first; the plain ones serve only where it has none, and never for a URL its section sets."""
     found = {}
     for target, variables in _ENVIRONMENT.items():
         for variable in variables:
             if environ.get(variable):
                 found[target] = environ[variable]
                 break
-    return found
+    if name is None:
+        return found
+    if url_in_file:
+        found.pop("url", None)
+    prefix = variable_prefix(name)
+    named = {target: str((own or {}).get(target) or prefix + suffix)
+             for target, suffix in (("url", "URL"), ("tenant", "TENANT"), ("username", "USERNAME"),
+                                    ("password", "PASSWORD"), ("token", "API_TOKEN"))}
+    chosen = {target: environ[variable] for target, variable in named.items() if environ.get(variable)}
+    if any(target in chosen for target in ("username", "password", "token")) or any(own.get(k) for k in ("username", "password", "token")):
+        for target in ("username", "password", "token"):
+            found.pop(target, None)
+    return {**found, **chosen}
+
+
+def _environment(name: str, own: Mapping[str, object]) -> Environment:
+    renames = tuple(sorted(dict(own.get("renames") or {}).items(), key=lambda item: -len(item[0])))
+    overlay = FlowOverlay(bool(own.get("disable_triggers")), tuple(t.lower() for t in own.get("trigger_types") or ()),
+                          dict(own.get("variables") or {}), dict(own.get("labels") or {}))
+    return Environment(name, str(own.get("prefix") or ""), renames, {"flow": overlay}, bool(own.get("watch")))
 
 
 def _check(settings: Settings) -> None:

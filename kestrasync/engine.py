@@ -26,6 +26,7 @@ from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
 from kestrasync.errors import ConfigError, FileError, PlanFileError, ScanFailed, StalePlan, UnmanagedFound, ValidationFailed
+from kestrasync.environments import ENVIRONMENT_VARIABLE
 from kestrasync.files import write_atomically
 from kestrasync.gitstate import uncommitted
 from kestrasync.http import Connection
@@ -42,7 +43,7 @@ from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "configured_roots", "connect", "files_noun", "identify", "plan",
-    "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "read", "record", "refresh", "remember", "scan", "sync",
+    "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
     "server_namespaces", "suggested_namespaces", "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
 
@@ -149,17 +150,79 @@ def record(remote: dict[Key, Remote], report: ApplyReport) -> set[Key]:
 
 def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace) -> PlanOptions:
     """The planner's options: owned namespaces as configured, else those the files declared (since
-    a watch started, so that deleting the last file of a namespace still prunes its flow). A
-    workspace with broken files never prunes: they may declare what cannot be seen."""
+    a watch started, so that deleting the last file of a namespace still prunes its flow), as the
+    selected environment names them. A workspace with broken files never prunes: they may declare
+    what cannot be seen."""
     prune = replace(settings.prune, enabled=(request.prune or settings.prune.enabled) and not workspace.broken)
+    named = _named_on_server(settings, workspace.seen_namespaces)
     return PlanOptions(
-        ownership=Ownership.of(settings.owned_namespaces, workspace.seen_namespaces),
+        ownership=Ownership.of(_server_scopes(settings), {named(n) for n in workspace.seen_namespaces}),
         kinds=tuple(kind.info.name for kind in in_use(settings)),
         prune=prune,
-        selected_namespaces=request.selected_namespaces,
-        targets=request.targets,
+        selected_namespaces=tuple(map(named, request.selected_namespaces)),
+        targets=None if request.targets is None else frozenset(k._replace(namespace=named(k.namespace)) for k in request.targets),
         ignore_cosmetic=request.ignore_cosmetic,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+
+
+def _named_on_server(settings: Settings, declared: Iterable[str]) -> Callable[[str], str]:
+    """What a namespace is called on the server: the selected environment maps the repository's own
+    (owned, or declared by its files); any other stays as it is."""
+    environment = settings.environment
+    if environment is None or not environment.maps:
+        return lambda namespace: namespace
+    owns = Ownership.of(settings.owned_namespaces, declared).owns
+    return lambda namespace: environment.namespace(namespace) if owns(namespace) else namespace
+
+
+def _server_scopes(settings: Settings) -> tuple[str, ...]:
+    """The owned namespace prefixes as the server has them (a rename inside one is a scope of its own)."""
+    environment = settings.environment
+    if environment is None or not environment.maps:
+        return settings.owned_namespaces
+    owns = Ownership(prefixes=settings.owned_namespaces).owns
+    sources = [*settings.owned_namespaces, *(source for source, _ in environment.renames if owns(source))]
+    return tuple(dict.fromkeys(environment.namespace(source) for source in sources))
+
+
+def require_environment(settings: Settings, command: str, supported: bool = True) -> None:
+    """Refuse to guess where writes go: with environments defined, `command` needs one chosen (and
+    one that `command` supports)."""
+    if settings.environment is None and settings.environments:
+        raise ConfigError(f"kestra-sync.yaml defines environments ({', '.join(settings.environments)}); {command} needs one: "
+                          f"pass --env NAME or set {ENVIRONMENT_VARIABLE}")
+    if settings.environment is not None and not supported:
+        raise ConfigError(f"{command} does not take an environment yet (--env {settings.environment.name} or {ENVIRONMENT_VARIABLE}); "
+                          f"run it without one")
+
+
+def localize(settings: Settings, local: Sequence[Local]) -> tuple[list[Local], list[Diagnostic]]:
+    """The resources as the selected environment has them (each kind applying its overlay), and a
+    warning for each namespace outside the repository's that one names (left as it is). ScanFailed,
+    located, for what cannot be rewritten."""
+    environment = settings.environment
+    if environment is None:
+        return list(local), []
+    named = _named_on_server(settings, {resource.key.namespace for resource in local})
+    owns = Ownership.of(settings.owned_namespaces, {resource.key.namespace for resource in local}).owns
+    found, notes, problems = [], [], []
+    for resource in local:
+        try:
+            mapped, outside = kinds.get(resource.key.kind).in_environment(
+                resource, lambda namespace: named(namespace) if owns(namespace) else None, environment.overlays.get(resource.key.kind))
+        except FileError as error:
+            problems.append(error)
+            continue
+        found.append(mapped)
+        notes += [Diagnostic(Severity.WARNING, f"names namespace '{namespace}', outside the repository's: left as it is in "
+                             f"environment {environment.name}", mapped.key, resource.location) for namespace in outside]
+    if problems:
+        raise ScanFailed(problems, files_noun(settings))
+    return found, notes
 
 
 def plan(
@@ -173,32 +236,36 @@ def plan(
     versions are decoded only when a resource may change.
     """
     if workspace is not None:
-        local = workspace.resources()
+        local, notes = localize(settings, workspace.resources())
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, settings, options.ownership.scopes)
     elif settings.owned_namespaces:
         with ThreadPoolExecutor(max_workers=1) as reader:
-            scopes = Ownership(prefixes=settings.owned_namespaces).scopes
+            scopes = Ownership(prefixes=_server_scopes(settings)).scopes
             fetching = reader.submit(_fetch, conn, settings, scopes)
             workspace = scan(settings, pool)
-            local = workspace.resources()
+            local, notes = localize(settings, workspace.resources())
             fetched = fetching.result()
         options = plan_options(settings, request, workspace)
     else:
         workspace = scan(settings, pool)
-        local = workspace.resources()
+        local, notes = localize(settings, workspace.resources())
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, settings, options.ownership.scopes)
     local = admit(local, settings, conn.kestra)
-    return plan_against(local, _decode(fetched, local), options, conn, request.validate)
+    result = plan_against(local, _decode(fetched, local), options, conn, request.validate, settings)
+    return replace(result, diagnostics=result.diagnostics + tuple(notes)) if notes else result
 
 
-def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: PlanOptions, conn: Connection, validate: bool = True) -> Plan:
+def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: PlanOptions, conn: Connection, validate: bool = True,
+                 settings: Settings | None = None) -> Plan:
     """Plan from resources already read (the watcher keeps the server's state between saves)."""
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = make_plan(local, remote, options, server=conn.url, tenant=conn.tenant, created_at=created_at)
     if conn.kestra is not None:
         result = replace(result, kestra=str(conn.kestra).removeprefix("Kestra "))
+    if settings is not None and settings.environment is not None:
+        result = replace(result, environment=settings.environment.name)
     return validate_plan(result, conn) if validate else result
 
 
@@ -212,15 +279,15 @@ def watch_plan(
     the others. Pruning is also paused while a file is broken (see prune_paused).
     """
     options = plan_options(settings, request, workspace)
-    local = admit(workspace.current(), settings, conn.kestra)
+    local = admit(localize(settings, workspace.current())[0], settings, conn.kestra)
     try:
-        return plan_against(local, remote, options, conn, validate), None
+        return plan_against(local, remote, options, conn, validate, settings), None
     except ValidationFailed as refused:
         bad = {d.key for d in refused.diagnostics}
         rest = frozenset({r.key for r in local} | set(remote)) - bad
         options = replace(options, targets=rest if options.targets is None else options.targets & rest,
                           prune=replace(options.prune, enabled=False))
-        return plan_against(local, remote, options, conn, False), refused
+        return plan_against(local, remote, options, conn, False, settings), refused
 
 
 def check_managed(plan: Plan, settings: Settings) -> None:
@@ -329,6 +396,12 @@ def apply(
     """
     if not plan.has_changes:
         return ApplyReport()
+    chosen = settings.environment.name if settings.environment else ""
+    if plan.environment != chosen:
+        made = f"environment {plan.environment}" if plan.environment else "no environment"
+        this = f"environment {chosen}" if chosen else "no environment"
+        raise PlanFileError(f"this plan was made for {made} and this apply is for {this} (--env); nothing was applied. "
+                            "Make the plan again for the environment you mean.")
     fresh = lambda: check_fresh(plan, conn, settings)  # noqa: E731
     if settings.lock.enabled:
         holding = ApplyLock(conn, settings.lock, warn=warn, stop=stop, meanwhile=fresh)
@@ -375,6 +448,9 @@ def pull_plan(settings: Settings, request: PullRequest, conn: Connection, pool: 
     """The file writes that make the repository hold the server's resources under the owned (or
     selected) namespaces: each checked to read back as the server's text, and Git asked which of
     them would overwrite uncommitted work (PullPlan.conflicts)."""
+    if settings.environment is not None:
+        raise ConfigError(f"pull writes the repository's own namespaces, not an environment's (--env {settings.environment.name} "
+                          f"or {ENVIRONMENT_VARIABLE}); run it without one")
     workspace = scan(settings, pool, missing_ok=True)
     local = workspace.resources()
     scopes = _pull_scopes(settings, request, {resource.key.namespace for resource in local})

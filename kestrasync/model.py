@@ -268,6 +268,7 @@ class Plan:
     created_at: str = ""
     format_version: str = PLAN_FORMAT_VERSION
     unmanaged: tuple[Unmanaged, ...] = ()
+    environment: str = ""  # the environment planned for (--env); "" for none
 
     @property
     def has_changes(self) -> bool:

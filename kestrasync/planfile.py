@@ -99,6 +99,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "skipped_cosmetic": [k.qualified for k in plan.skipped_cosmetic],
         "diagnostics": [diagnostic_to_dict(d) for d in plan.diagnostics],
         "unmanaged": [unmanaged_to_dict(u) for u in plan.unmanaged],
+        "environment": plan.environment or None,
     }
 
 
@@ -123,6 +124,7 @@ def plan_from_dict(data: dict) -> Plan:
         diagnostics=tuple(diagnostic_from_dict(d) for d in data["diagnostics"]),
         created_at=data["created_at"],
         unmanaged=tuple(unmanaged_from_dict(u) for u in data.get("unmanaged", ())),
+        environment=str(data.get("environment") or ""),
     )
 
 

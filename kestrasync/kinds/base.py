@@ -73,6 +73,11 @@ class Kind(Protocol):
     def active(self, remote: Remote) -> tuple[str, ...]:
         """What a resource does on its own while it stays on the server (a flow's enabled triggers)."""
 
+    def in_environment(self, local: Local, namespace: Callable[[str], str | None], overlay) -> tuple[Local, tuple[str, ...]]:
+        """The resource as an environment has it: its namespaces mapped (`namespace` gives None for one
+        outside the repository's, which stays as it is) and the kind's `overlay` (None: nothing)
+        applied; with the outside namespaces it names. FileError, located, when it cannot be."""
+
     def adopting(self, options, namespaces: Sequence[str]):
         """The kind's settings, extended to read what the server holds in `namespaces` even where the
         repository has no folder for it yet (pull)."""

@@ -55,6 +55,7 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
         "### kestra-sync plan",
         "",
         f"Server `{plan.server}` · tenant `{plan.tenant}`" + (f" · Kestra {plan.kestra}" if plan.kestra else "")
+        + (f" · environment **{plan.environment}**" if plan.environment else "")
         + f" · namespaces {', '.join(f'`{s}`' for s in plan.scope) or '(none)'}",
         "",
         f"**{plan.summary_line()}**",

@@ -33,7 +33,8 @@ def colored_diff(diff: str, color: bool) -> str:
 
 def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
     """The plan: writes per kind, then deletes set apart, then warnings and the summary line."""
-    server = f"tenant {plan.tenant}" + (f", Kestra {plan.kestra}" if plan.kestra else "")
+    server = f"tenant {plan.tenant}" + (f", Kestra {plan.kestra}" if plan.kestra else "") + (
+        f", environment {plan.environment}" if plan.environment else "")
     lines = [paint(f"kestra-sync plan for {plan.server} ({server})", "bold", color)]
     lines.append(f"Namespaces: {', '.join(plan.scope) or '(none)'}")
     for info, deleting, changes in grouped(plan):

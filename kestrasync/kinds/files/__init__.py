@@ -9,7 +9,7 @@ read them, and deleted after the flows that stop reading them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +44,10 @@ class FileKind:
 
     def active(self, remote: Remote) -> tuple[str, ...]:
         return ()
+
+    def in_environment(self, local: Local, namespace: Callable[[str], str | None], overlay) -> tuple[Local, tuple[str, ...]]:
+        """A file keeps its bytes; only its namespace is the environment's."""
+        return replace(local, key=local.key._replace(namespace=namespace(local.key.namespace) or local.key.namespace)), ()
 
     def adopting(self, options: FileOptions, namespaces: Sequence[str]) -> FileOptions:
         return replace(options, adopted=tuple(namespaces))

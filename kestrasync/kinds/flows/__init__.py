@@ -8,20 +8,22 @@ listens to (refs.py), its updates summarised in its own terms (diff.py), its rou
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from kestrasync.errors import ApiError, ValidationFailed
+from kestrasync.errors import ApiError, FileError, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
 from kestrasync.kinds.flows import api
 from kestrasync.kinds.flows.diff import active_triggers, classify, is_same_source, without_id
 from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
+from kestrasync.kinds.flows.rewrite import FlowOverlay, rewrite
 from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, SourceLocation, Version
 from kestrasync.textdiff import unified_diff
 from kestrasync.walk import ScanOptions
-from kestrasync.yamltext import locate
+from kestrasync.yamltext import YamlProblem, locate
 
 # Kestra's warning for a Subflow whose target does not exist (yet).
 _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
@@ -49,6 +51,19 @@ class FlowKind:
 
     def active(self, remote: Remote) -> tuple[str, ...]:
         return active_triggers(remote.content)
+
+    def in_environment(self, local: Local, namespace: Callable[[str], str | None], overlay) -> tuple[Local, tuple[str, ...]]:
+        try:
+            done = rewrite(local.content, namespace, overlay or FlowOverlay())
+        except YamlProblem as problem:
+            where = SourceLocation(local.location.path, local.location.line + problem.line - 1, problem.column)
+            raise FileError(where, problem.message) from None
+
+        def mapped(key: Key) -> Key:
+            return key._replace(namespace=namespace(key.namespace) or key.namespace)
+
+        return replace(local, key=mapped(local.key), content=done.text,
+                       references=tuple(sorted(map(mapped, local.references)))), tuple(done.outside)
 
     def adopting(self, options: ScanOptions, namespaces: Sequence[str]) -> ScanOptions:
         return options  # flows are read by namespace prefix: every one under the scopes already

@@ -1,0 +1,45 @@
+"""Environments: one repository planned against dev, staging, prod or a preview, its namespaces
+mapped and its resources changed by each kind's overlay.
+
+An environment's namespace mapping is a prefix (`pr-123`: `company.team` -> `pr-123.company.team`)
+or renames (`company` -> `company-staging`, and every namespace below it); it maps only the
+repository's own namespaces, so a reference to another team's namespace is left as it is. What
+else changes in a resource (a flow's triggers turned off, its labels and variables set) is the
+kind's overlay, applied by the kind (kestrasync.kinds.base.Kind.in_environment).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kestrasync.model import in_namespace
+
+ENVIRONMENT_VARIABLE = "KESTRA_SYNC_ENV"  # names the environment when --env does not
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    prefix: str = ""
+    renames: tuple[tuple[str, str], ...] = ()  # (from, to), the longest `from` first
+    overlays: Mapping[str, object] = field(default_factory=dict)  # kind name -> what that kind changes
+    watch: bool = False  # `watch` may sync to this environment's server even when it is not local
+
+    def namespace(self, namespace: str) -> str:
+        """What one of the repository's namespaces is called in this environment."""
+        for source, target in self.renames:
+            if in_namespace(namespace, source):
+                namespace = target + namespace[len(source):]
+                break
+        return f"{self.prefix}.{namespace}" if self.prefix else namespace
+
+    @property
+    def maps(self) -> bool:
+        return bool(self.prefix or self.renames)
+
+
+def variable_prefix(name: str) -> str:
+    """`KESTRA_PROD_`: what an environment's own variables start with (its URL, its credentials)."""
+    return "KESTRA_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"

@@ -1,0 +1,130 @@
+"""Environments: one repository applied to dev, staging and prod (on one server, and on two), its
+namespaces mapped in every reference, its text edited only where a value changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import flow_trigger, flow_yaml, output_json
+
+ENVIRONMENTS = """\
+flows:
+  paths: [flows]
+namespaces: [company]
+environments:
+  dev:
+    namespace_prefix: dev
+  staging:
+    namespace_rename: {company: company-staging}
+    triggers: {disabled: true, types: [io.kestra.plugin.core.trigger.Schedule]}
+    labels: {env: staging}
+    variables: {region: eu-west}
+  prod: {}
+"""
+
+SCHEDULE = "triggers:\n  - id: nightly  # 2 am\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 2 * * *\"\n"
+CALLER = """\
+# calls the loader, then a shared helper
+id: caller
+namespace: company.team
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team   # the loader
+    flowId: loader
+  - id: outside
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: shared.tools
+    flowId: helper
+"""
+
+
+@pytest.fixture
+def three(repo, server):
+    repo.config(ENVIRONMENTS)
+    repo.write("flows/loader.yaml", "# loads\n" + flow_yaml("company.team", "loader", extra=SCHEDULE))
+    repo.write("flows/caller.yaml", CALLER)
+    repo.write("flows/listener.yaml", flow_yaml("company.team", "listener", extra=flow_trigger("company.team", "caller", server.config.kestra_version)))
+    return repo
+
+
+def test_three_environments_from_one_repository(three, cli, probe):
+    for name in ("dev", "staging", "prod"):
+        applied = cli("apply", "--auto-approve", "--env", name)
+        assert applied.exit_code == 0, applied.output
+        assert f"environment {name})" in applied.stdout.splitlines()[0]
+        again = cli("plan", "--env", name)
+        assert again.exit_code == 0 and "No changes. 3 flow(s) match the server." in again.stdout
+    flows = {key: source for key, (_, source) in probe.flows().items()}
+    assert set(flows) == {f"{ns}/{flow}" for ns in ("dev.company.team", "company-staging.team", "company.team")
+                          for flow in ("loader", "caller", "listener")}
+    dev_caller = flows["dev.company.team/caller"]
+    assert dev_caller == CALLER.replace("namespace: company.team\n", "namespace: dev.company.team\n").replace(
+        "namespace: company.team   # the loader", "namespace: dev.company.team   # the loader")
+    assert "namespace: dev.company.team" in flows["dev.company.team/listener"].split("triggers:")[1]
+    staging_loader = flows["company-staging.team/loader"]
+    assert staging_loader == ("# loads\n" + flow_yaml("company-staging.team", "loader", extra=SCHEDULE)
+                              .replace('cron: "0 2 * * *"\n', 'cron: "0 2 * * *"\n    disabled: true\n')
+                              + 'labels:\n  env: staging\nvariables:\n  region: eu-west\n')
+    assert flows["company.team/caller"] == CALLER  # prod: the files as they are
+
+
+def test_a_reference_outside_the_repository_is_left_and_listed(three, cli):
+    plan = output_json(cli("plan", "--env", "dev", "--format", "json"))
+    caller = next(c for c in plan["changes"] if c["address"] == "dev.company.team/caller")
+    assert "namespace: shared.tools" in caller["content"]
+    warnings = [d["message"] for d in plan["diagnostics"] if d["key"] == "flow:dev.company.team/caller"]
+    assert "names namespace 'shared.tools', outside the repository's: left as it is in environment dev" in warnings
+    assert plan["environment"] == "dev"
+    assert "environment **dev**" in cli("plan", "--env", "dev", "--format", "markdown").stdout
+
+
+def test_no_environment_chosen_refuses_apply_and_says_which_exist(three, cli, probe):
+    refused = cli("apply", "--auto-approve")
+    assert refused.exit_code == 1
+    assert "kestra-sync.yaml defines environments (dev, staging, prod); apply needs one: pass --env NAME or set KESTRA_SYNC_ENV" in refused.stderr
+    assert probe.flows() == {}
+    assert cli("plan").exit_code == 0  # reading is harmless: the top level's values
+    unknown = cli("plan", "--env", "qa")
+    assert unknown.exit_code == 1 and "environment 'qa' (--env or KESTRA_SYNC_ENV) is not in kestra-sync.yaml; it defines: dev, staging, prod" in unknown.stderr
+    by_variable = cli("apply", "--auto-approve", env={"KESTRA_SYNC_ENV": "dev"})
+    assert by_variable.exit_code == 0 and "dev.company.team/caller" in by_variable.stdout
+    watch = cli("watch", "--env", "dev")
+    assert watch.exit_code == 1 and "watch does not take an environment yet" in watch.stderr
+
+
+def test_a_plan_made_for_one_environment_is_refused_in_another(three, cli, probe, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert cli("plan", "--env", "staging", "--out", str(saved)).exit_code == 0
+    refused = cli("apply", str(saved), "--env", "prod")
+    assert refused.exit_code == 1
+    assert "this plan was made for environment staging and this apply is for environment prod (--env); nothing was applied" in refused.stderr
+    assert probe.flows() == {}
+    assert cli("apply", str(saved), "--env", "staging").exit_code == 0
+
+
+def test_two_servers_each_with_its_own_credentials(three, cli, probe, server):
+    from kestrasync.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(kestra_version=server.config.kestra_version, username="prod@example.com",
+                                       password="Prod-secret-1")) as prod:
+        three.config(ENVIRONMENTS.replace("  prod: {}\n", f"  prod:\n    server: {{url: '{prod.url}'}}\n"))
+        env = {"KESTRA_PROD_USERNAME": "prod@example.com", "KESTRA_PROD_PASSWORD": "Prod-secret-1"}
+        applied = cli("apply", "--auto-approve", "--env", "prod", env=env)
+        assert applied.exit_code == 0, applied.output
+        assert "Prod-secret-1" not in applied.output
+        assert cli("apply", "--auto-approve", "--env", "dev").exit_code == 0
+        import httpx
+        with httpx.Client(base_url=f"{prod.url}/api/v1/main", auth=("prod@example.com", "Prod-secret-1")) as client:
+            on_prod = {f"{f['namespace']}/{f['id']}" for f in client.get("/flows/search", params={"size": 100}).json()["results"]}
+    assert on_prod == {"company.team/loader", "company.team/caller", "company.team/listener"}
+    assert set(probe.flows()) == {"dev.company.team/loader", "dev.company.team/caller", "dev.company.team/listener"}
+
+
+def test_what_cannot_be_rewritten_in_place_is_a_located_error(three, cli, probe):
+    three.write("flows/dynamic.yaml", flow_yaml("company.team", "dynamic", extra="").replace(
+        "tasks:\n", "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: \"{{ vars.ns }}\"\n    flowId: x\n"))
+    result = cli("plan", "--env", "dev")
+    assert result.exit_code == 1
+    assert "flows/dynamic.yaml:6:16: a Pebble expression names this namespace; an environment cannot map it" in result.stderr
+    assert cli("plan", "--env", "prod").exit_code == 1  # prod maps nothing, but the rule is the same everywhere
