@@ -129,14 +129,16 @@ def server_options(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, url, tenant, username, password, token, timeout, ca_cert, insecure, kestra_version, environment,
-                overrides=Overrides(), **kwargs):
+                namespace_prefix, overrides=Overrides(), **kwargs):
         flags = Overrides(url=url, tenant=tenant, username=username, password=password, token=token, timeout=timeout,
-                          ca_cert=ca_cert, insecure=insecure, kestra_version=kestra_version, environment=environment)
+                          ca_cert=ca_cert, insecure=insecure, kestra_version=kestra_version, environment=environment,
+                          namespace_prefix=namespace_prefix)
         return command(*args, overrides=overrides.merged(flags), **kwargs)
 
     return _options(
         _CONFIG,
         click.option("--env", "environment", metavar="NAME", help="One of the environments kestra-sync.yaml defines [env KESTRA_SYNC_ENV]."),
+        click.option("--namespace-prefix", metavar="PREFIX", help="A preview: every namespace under PREFIX (pr-123.company.team), triggers off."),
         click.option("--url", help="Kestra server URL [env KESTRA_URL]."),
         click.option("--tenant", help=f"Tenant (default {DEFAULTS.server.tenant}) [env KESTRA_TENANT]."),
         click.option("--username", help="Basic-auth user [env KESTRA_USERNAME]."),
@@ -341,6 +343,44 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
             except Interrupted as error:  # while waiting for the lock: nothing was applied
                 show_error(error)
                 return 128 + received[0]
+    if output_format == "json":
+        emit(json_render.render_report(report), nl=False)
+    else:
+        emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+    if received:
+        return 128 + received[0]
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+@main.command()
+@reports_errors
+@server_options
+@click.option("--auto-approve", is_flag=True, help="Delete without asking for confirmation.")
+@click.option("--max-deletes", type=click.IntRange(min=0), help=f"Most flows, and most files, it may delete (default {DEFAULTS.prune.max_deletes} of each).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@one_shot
+def destroy(config_file, overrides, auto_approve, max_deletes, output_format) -> int:
+    """Delete a preview: every flow and namespace file under its namespace prefix, nothing else.
+
+    Shows the plan and asks (on a terminal) unless --auto-approve; --max-deletes bounds it.
+
+    Example:
+
+        kestra-sync destroy --env preview --namespace-prefix pr-123 --auto-approve --max-deletes 100
+    """
+    settings = settings_from(config_file, overrides.merged(Overrides(max_deletes=max_deletes)))
+    engine.require_environment(settings, "destroy")
+    with _stop_on_signals() as (stop, received), ParsePool() as pool, engine.connect(settings, stop) as conn:
+        result = engine.destroy_plan(settings, conn, pool)
+        if output_format == "text":
+            emit(render_plan(result, "text"), nl=False, color=use_color())
+        if not result.has_changes:
+            if output_format == "json":
+                emit(json_render.render_report(ApplyReport()), nl=False)
+            return EXIT_OK
+        if not auto_approve:
+            _confirm("destroy", "Delete all of this preview?")
+        report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
     if output_format == "json":
         emit(json_render.render_report(report), nl=False)
     else:

@@ -89,6 +89,7 @@ class Overrides:
     no_lock: bool | None = None
     fail_on_unmanaged: bool | None = None
     environment: str | None = None
+    namespace_prefix: str | None = None
 
     def merged(self, other: Overrides) -> Overrides:
         """These overrides, with `other`'s given values on top."""
@@ -267,6 +268,8 @@ def load_settings(
             else:
                 settings = _assign(settings, path, value)
         settings = replace(settings, environment=_environment(name, own))
+    if overrides.namespace_prefix is not None:
+        settings = _previewed(settings, overrides.namespace_prefix)
     settings = _without_namespace_files(settings)
     found = _from_environment(variables, name, own, ("server", "url") in defined.get(name, {}))
     settings = _with_server(settings, found, overrides)
@@ -559,6 +562,19 @@ def _from_environment(environ: Mapping[str, str], name: str | None = None, own: 
         for target in ("username", "password", "token"):
             found.pop(target, None)
     return {**found, **chosen}
+
+
+def _previewed(settings: Settings, prefix: str) -> Settings:
+    """A preview (--namespace-prefix): the chosen environment (or one named `preview` when the file
+    defines none) under `prefix`, every trigger off, so that the copy never runs on its own."""
+    if not NAMESPACE.fullmatch(prefix):
+        raise ConfigError(f"--namespace-prefix: '{prefix}' is not a valid start of a Kestra namespace (lower-case letters, digits, '.', '_', '-')")
+    if settings.environment is None and settings.environments:
+        return settings  # the command says an environment must be chosen
+    base = settings.environment or Environment("preview")
+    overlays = dict(base.overlays)
+    overlays["flow"] = replace(overlays.get("flow") or FlowOverlay(), disable_triggers=True, trigger_types=())
+    return replace(settings, environment=replace(base, prefix=prefix, preview=prefix, overlays=overlays))
 
 
 def _environment(name: str, own: Mapping[str, object]) -> Environment:

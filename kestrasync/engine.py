@@ -39,10 +39,11 @@ from kestrasync.pull import Edits
 from kestrasync.pull import edits as pull_edits
 from kestrasync.server import Kestra, detect, namespaces
 from kestrasync.walk import display_path
+from kestrasync.kinds.base import Kind
 from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, parse_as, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
-    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "configured_roots", "connect", "files_noun", "identify", "plan",
+    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "destroy_plan", "configured_roots", "connect", "files_noun", "identify", "plan",
     "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
     "server_namespaces", "suggested_namespaces", "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
@@ -95,7 +96,7 @@ def _fetch(conn: Connection, settings: Settings, scopes: Sequence[str]) -> dict[
     not depend on it, only how it is decoded and written)."""
     with ThreadPoolExecutor(max_workers=1) as asking:
         identified = asking.submit(identify, conn, settings)
-        fetched = {kind.info.name: kind.fetch(conn, scopes, settings.of_kind(kind.info.name), settings.parallelism)
+        fetched = {kind.info.name: kind.fetch(conn, scopes, _server_options(settings, kind), settings.parallelism)
                    for kind in in_use(settings)}
         identified.result()
     return fetched
@@ -189,6 +190,16 @@ def _server_scopes(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(environment.namespace(source) for source in sources))
 
 
+def _server_options(settings: Settings, kind: Kind):
+    """A kind's settings as the server sees them: the namespaces they name, the environment's."""
+    options = settings.of_kind(kind.info.name)
+    environment = settings.environment
+    if environment is None or not environment.maps:
+        return options
+    owns = Ownership(prefixes=settings.owned_namespaces).owns if settings.owned_namespaces else lambda namespace: True
+    return kind.on_server(options, lambda namespace: environment.namespace(namespace) if owns(namespace) else namespace)
+
+
 def require_environment(settings: Settings, command: str, supported: bool = True) -> None:
     """Refuse to guess where writes go: with environments defined, `command` needs one chosen (and
     one that `command` supports)."""
@@ -198,6 +209,26 @@ def require_environment(settings: Settings, command: str, supported: bool = True
     if settings.environment is not None and not supported:
         raise ConfigError(f"{command} does not take an environment yet (--env {settings.environment.name} or {ENVIRONMENT_VARIABLE}); "
                           f"run it without one")
+
+
+def destroy_plan(settings: Settings, conn: Connection, pool: Executor | None = None) -> Plan:
+    """A plan deleting everything a preview holds (--namespace-prefix): every flow and mapped
+    namespace file under its namespaces, nothing else; the prune guardrails hold but the one against
+    emptying a namespace (emptying them is the point)."""
+    environment = settings.environment
+    if environment is None or not environment.preview:
+        raise ConfigError("destroy deletes a preview only: pass --namespace-prefix (with --env when kestra-sync.yaml defines "
+                          "environments)")
+    declared = set() if settings.owned_namespaces else {r.key.namespace for r in scan(settings, pool).resources()}
+    named = _named_on_server(settings, declared)
+    scopes = read_scopes(_server_scopes(settings) or {named(namespace) for namespace in declared})
+    if not scopes:
+        raise ConfigError("nothing to destroy: the repository declares no namespace (`namespaces` in kestra-sync.yaml)")
+    identify(conn, settings)
+    remote = _decode(_fetch(conn, settings, scopes), [])
+    options = PlanOptions(ownership=Ownership(prefixes=scopes), kinds=tuple(kind.info.name for kind in kinds.ranked()),
+                          prune=replace(settings.prune, enabled=True, allow_empty=True))
+    return plan_against([], remote, options, conn, validate=False, settings=settings)
 
 
 def localize(settings: Settings, local: Sequence[Local]) -> tuple[list[Local], list[Diagnostic]]:
@@ -265,7 +296,7 @@ def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: 
     if conn.kestra is not None:
         result = replace(result, kestra=str(conn.kestra).removeprefix("Kestra "))
     if settings is not None and settings.environment is not None:
-        result = replace(result, environment=settings.environment.name)
+        result = replace(result, environment=settings.environment.label)
     return validate_plan(result, conn) if validate else result
 
 
@@ -373,7 +404,8 @@ def check_fresh(plan: Plan, conn: Connection, settings: Settings) -> None:
     current: dict[Key, object] = {}
     identify(conn, settings)
     for info in plan.kinds:
-        current.update(kinds.get(info.name).versions(conn, plan.scope, settings.of_kind(info.name), settings.parallelism))
+        kind = kinds.get(info.name)
+        current.update(kind.versions(conn, plan.scope, _server_options(settings, kind), settings.parallelism))
     moved = {c.key: (c.version_before, current.get(c.key)) for c in plan.changes if current.get(c.key) != c.version_before}
     if moved:
         raise StalePlan(moved)
@@ -396,7 +428,7 @@ def apply(
     """
     if not plan.has_changes:
         return ApplyReport()
-    chosen = settings.environment.name if settings.environment else ""
+    chosen = settings.environment.label if settings.environment else ""
     if plan.environment != chosen:
         made = f"environment {plan.environment}" if plan.environment else "no environment"
         this = f"environment {chosen}" if chosen else "no environment"

@@ -26,6 +26,12 @@ class Environment:
     renames: tuple[tuple[str, str], ...] = ()  # (from, to), the longest `from` first
     overlays: Mapping[str, object] = field(default_factory=dict)  # kind name -> what that kind changes
     watch: bool = False  # `watch` may sync to this environment's server even when it is not local
+    preview: str = ""  # --namespace-prefix: a throw-away copy under this prefix, its triggers off
+
+    @property
+    def label(self) -> str:
+        """How plans name it: `staging`, `preview (prefix pr-123)`."""
+        return f"{self.name} (prefix {self.preview})" if self.preview else self.name
 
     def namespace(self, namespace: str) -> str:
         """What one of the repository's namespaces is called in this environment."""

@@ -4,6 +4,7 @@ namespaces mapped in every reference, its text edited only where a value changes
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from support import flow_trigger, flow_yaml, output_json
 
@@ -128,3 +129,53 @@ def test_what_cannot_be_rewritten_in_place_is_a_located_error(three, cli, probe)
     assert result.exit_code == 1
     assert "flows/dynamic.yaml:6:16: a Pebble expression names this namespace; an environment cannot map it" in result.stderr
     assert cli("plan", "--env", "prod").exit_code == 1  # prod maps nothing, but the rule is the same everywhere
+
+
+def test_namespace_files_follow_the_environment(three, cli, probe):
+    three.write("_files/company.team/etl/load.py", b"print('load')\n")
+    applied = cli("apply", "--auto-approve", "--env", "dev")
+    assert applied.exit_code == 0, applied.output
+    assert probe.files("dev.company.team") == {"etl/load.py": b"print('load')\n"}
+    again = cli("plan", "--env", "dev")
+    assert "No changes. 1 namespace file(s) and 3 flow(s) match the server." in again.stdout
+    assert probe.files("company.team") == {}
+
+
+PREVIEWS = ENVIRONMENTS + "  preview: {}\n"
+
+
+def test_a_preview_is_a_full_copy_that_never_reaches_outside_itself(three, cli, probe):
+    three.config(PREVIEWS)
+    three.write("_files/company.team/etl/load.py", b"print('load')\n")
+    opened = cli("apply", "--auto-approve", "--env", "preview", "--namespace-prefix", "pr-123")
+    assert opened.exit_code == 0, opened.output
+    assert "environment preview (prefix pr-123))" in opened.stdout.splitlines()[0]
+    flows = {key: source for key, (_, source) in probe.flows().items()}
+    assert set(flows) == {"pr-123.company.team/loader", "pr-123.company.team/caller", "pr-123.company.team/listener"}
+    assert "namespace: pr-123.company.team   # the loader" in flows["pr-123.company.team/caller"]
+    triggers = [trigger for source in flows.values() for trigger in yaml.safe_load(source).get("triggers", [])]
+    assert len(triggers) == 2 and all(trigger["disabled"] is True for trigger in triggers)  # nothing fires in a preview
+    assert "namespace: pr-123.company.team" in flows["pr-123.company.team/listener"].split("triggers:")[1]
+    assert probe.files("pr-123.company.team") == {"etl/load.py": b"print('load')\n"}
+    assert "No changes." in cli("plan", "--env", "preview", "--namespace-prefix", "pr-123").stdout
+
+
+def test_destroy_deletes_exactly_one_preview(three, cli, probe):
+    three.config(PREVIEWS)
+    three.write("_files/company.team/etl/load.py", b"print('load')\n")
+    for prefix in ("pr-123", "pr-124"):
+        assert cli("apply", "--auto-approve", "--env", "preview", "--namespace-prefix", prefix).exit_code == 0
+    assert cli("apply", "--auto-approve", "--env", "prod").exit_code == 0
+    before = set(probe.flows())
+    bounded = cli("destroy", "--env", "preview", "--namespace-prefix", "pr-123", "--auto-approve", "--max-deletes", "2")
+    assert bounded.exit_code == 1 and "Prune would delete 3 flows, more than max_deletes (2)" in bounded.stderr
+    assert set(probe.flows()) == before
+    done = cli("destroy", "--env", "preview", "--namespace-prefix", "pr-123", "--auto-approve")
+    assert done.exit_code == 0, done.output
+    assert "Flows to DELETE (prune):" in done.stdout and "Apply complete: 4 applied, 0 failed" in done.stdout
+    assert set(probe.flows()) == {key for key in before if not key.startswith("pr-123.")}
+    assert probe.files("pr-123.company.team") == {} and probe.files("pr-124.company.team") == {"etl/load.py": b"print('load')\n"}
+    nothing = cli("destroy", "--env", "preview", "--namespace-prefix", "pr-123", "--auto-approve")
+    assert nothing.exit_code == 0 and "No changes." in nothing.stdout
+    refused = cli("destroy", "--env", "prod", "--auto-approve")
+    assert refused.exit_code == 1 and "destroy deletes a preview only: pass --namespace-prefix" in refused.stderr

@@ -78,6 +78,10 @@ class Kind(Protocol):
         outside the repository's, which stays as it is) and the kind's `overlay` (None: nothing)
         applied; with the outside namespaces it names. FileError, located, when it cannot be."""
 
+    def on_server(self, options, namespace: Callable[[str], str]):
+        """The kind's settings with the namespaces they name as the server calls them (in an
+        environment): what fetch and versions read."""
+
     def adopting(self, options, namespaces: Sequence[str]):
         """The kind's settings, extended to read what the server holds in `namespaces` even where the
         repository has no folder for it yet (pull)."""

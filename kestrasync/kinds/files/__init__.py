@@ -49,6 +49,9 @@ class FileKind:
         """A file keeps its bytes; only its namespace is the environment's."""
         return replace(local, key=local.key._replace(namespace=namespace(local.key.namespace) or local.key.namespace)), ()
 
+    def on_server(self, options: FileOptions, namespace: Callable[[str], str]) -> FileOptions:
+        return replace(options, server_names=namespace)
+
     def adopting(self, options: FileOptions, namespaces: Sequence[str]) -> FileOptions:
         return replace(options, adopted=tuple(namespaces))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class FileOptions:
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = MAX_FILE_BYTES
     adopted: tuple[str, ...] = ()  # namespaces mapped by the convention even with no folder yet (pull)
+    server_names: Callable[[str], str] | None = None  # what the server calls a namespace (an environment's)
     section: str = field(default="files", init=False)
 
     def resolved(self) -> tuple[FolderMapping, ...]:
@@ -84,10 +86,11 @@ class FileOptions:
         return tuple(found)
 
     def folders(self) -> dict[str, tuple[str, ...]]:
-        """The remote folders mapped in each namespace ("" for all of it)."""
+        """The remote folders mapped in each namespace, by the server's name for it ("" for all of it)."""
         mapped: dict[str, list[str]] = {}
+        named = self.server_names or (lambda namespace: namespace)
         for mapping in self.resolved():
-            mapped.setdefault(mapping.namespace, []).append(mapping.remote)
+            mapped.setdefault(named(mapping.namespace), []).append(mapping.remote)
         return {namespace: tuple(folders) for namespace, folders in mapped.items()}
 
     def placement(self, namespace: str, path: str) -> Path | None:

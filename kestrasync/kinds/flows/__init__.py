@@ -65,6 +65,9 @@ class FlowKind:
         return replace(local, key=mapped(local.key), content=done.text,
                        references=tuple(sorted(map(mapped, local.references)))), tuple(done.outside)
 
+    def on_server(self, options: ScanOptions, namespace: Callable[[str], str]) -> ScanOptions:
+        return options  # flows are read by namespace prefix, the scopes already the server's
+
     def adopting(self, options: ScanOptions, namespaces: Sequence[str]) -> ScanOptions:
         return options  # flows are read by namespace prefix: every one under the scopes already
 
