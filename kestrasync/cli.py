@@ -607,7 +607,8 @@ def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> in
     from kestrasync.watcher import WatchOptions, Watcher
 
     settings = settings_from(config_file, overrides.merged(Overrides(parallelism=parallelism)))
-    engine.require_environment(settings, "watch", supported=False)
+    engine.require_environment(settings, "watch")
+    engine.check_watchable(settings)
     options = WatchOptions(prune=prune, dry_run=dry_run, selected_namespaces=namespaces)
     with _stop_on_signals(announce=False) as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
         Watcher(settings, conn, options, TerminalView(use_color()), stop, pool).run()

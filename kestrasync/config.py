@@ -25,7 +25,7 @@ from kestrasync.applier import PARALLELISM
 from kestrasync.errors import ConfigError
 from kestrasync.http import Credentials, ServerOptions
 from kestrasync.kinds.files.layout import CONVENTION, FileOptions, FolderMapping, remote_folder
-from kestrasync.environments import ENVIRONMENT_VARIABLE, Environment, variable_prefix
+from kestrasync.environments import ENVIRONMENT_VARIABLE, OWNER_LABEL, Environment, variable_prefix
 from kestrasync.kinds.flows.parse import FLOW_FILES, LAYOUT_FIELDS
 from kestrasync.kinds.flows.rewrite import FlowOverlay
 from kestrasync.lock import LockOptions
@@ -54,6 +54,8 @@ class Settings:
     fail_on_unmanaged: bool = False  # a plan that leaves resources on the server no file declares fails
     environment: Environment | None = None  # the one selected (--env, KESTRA_SYNC_ENV)
     environments: tuple[str, ...] = ()  # every one kestra-sync.yaml defines
+    owner: str | None = None  # ownership by label: this repository's name (None: by namespace)
+    overlays: Mapping[str, object] = field(default_factory=dict)  # kind name -> what it changes in each resource
     root: Path = Path(".")
     config_file: Path | None = None
 
@@ -100,6 +102,7 @@ class Overrides:
 # POSITIVE means "greater than 0", a number "at least that", a pattern "every item matches it".
 POSITIVE = "positive"
 LAYOUT = "layout"  # a template of LAYOUT_FIELDS, relative, with no `..`
+OWNERSHIP = "ownership"  # `namespace` or `label`
 _SCHEMA: dict = {
     "server": {
         "url": (("server", "url"), str),
@@ -129,6 +132,10 @@ _SCHEMA: dict = {
     "namespaces": (("owned_namespaces",), list, NAMESPACE),
     "fail_on_unmanaged": (("fail_on_unmanaged",), bool),
     "environments": (("environments",), "environments"),
+    "ownership": {
+        "by": (("ownership", "by"), str, OWNERSHIP),
+        "name": (("ownership", "name"), str),
+    },
     "prune": {
         "enabled": (("prune", "enabled"), bool),
         "max_deletes": (("prune", "max_deletes"), int, 0),
@@ -252,6 +259,9 @@ def load_settings(
     if config is not None:
         values = read_config_file(config)
         defined = values.pop(("environments",), {})
+        if values.pop(("ownership", "by"), "namespace") == "label":
+            settings = replace(settings, owner=str(values.get(("ownership", "name")) or root.name))
+        values.pop(("ownership", "name"), None)
         for path, value in values.items():
             settings = _assign(settings, path, value)
         settings = replace(settings, config_file=config, environments=tuple(defined))
@@ -267,9 +277,12 @@ def load_settings(
                 own[path[1]] = value
             else:
                 settings = _assign(settings, path, value)
-        settings = replace(settings, environment=_environment(name, own))
+        settings = replace(settings, environment=_environment(name, own), overlays={"flow": _overlay(own)})
     if overrides.namespace_prefix is not None:
         settings = _previewed(settings, overrides.namespace_prefix)
+    if settings.owner is not None:
+        flows = settings.overlays.get("flow") or FlowOverlay()
+        settings = replace(settings, overlays={**settings.overlays, "flow": replace(flows, labels={**flows.labels, OWNER_LABEL: settings.owner})})
     settings = _without_namespace_files(settings)
     found = _from_environment(variables, name, own, ("server", "url") in defined.get(name, {}))
     settings = _with_server(settings, found, overrides)
@@ -491,6 +504,9 @@ def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.
         raise ConfigError(f"'{name}' must be greater than 0", where)
     if bound == LAYOUT:
         _check_layout(value, name, where)
+    if bound == OWNERSHIP and value not in ("namespace", "label"):
+        raise ConfigError(f"'{name}' must be `namespace` (the owned namespaces are this repository's) or `label` "
+                          f"(only flows labelled {OWNER_LABEL}: <name> are), not '{value}'", where)
     if isinstance(bound, int) and value < bound:
         raise ConfigError(f"'{name}' must be {bound} or more", where)
     return value
@@ -572,16 +588,19 @@ def _previewed(settings: Settings, prefix: str) -> Settings:
     if settings.environment is None and settings.environments:
         return settings  # the command says an environment must be chosen
     base = settings.environment or Environment("preview")
-    overlays = dict(base.overlays)
-    overlays["flow"] = replace(overlays.get("flow") or FlowOverlay(), disable_triggers=True, trigger_types=())
-    return replace(settings, environment=replace(base, prefix=prefix, preview=prefix, overlays=overlays))
+    flows = replace(settings.overlays.get("flow") or FlowOverlay(), disable_triggers=True, trigger_types=())
+    return replace(settings, environment=replace(base, prefix=prefix, preview=prefix), overlays={**settings.overlays, "flow": flows})
 
 
 def _environment(name: str, own: Mapping[str, object]) -> Environment:
     renames = tuple(sorted(dict(own.get("renames") or {}).items(), key=lambda item: -len(item[0])))
-    overlay = FlowOverlay(bool(own.get("disable_triggers")), tuple(t.lower() for t in own.get("trigger_types") or ()),
-                          dict(own.get("variables") or {}), dict(own.get("labels") or {}))
-    return Environment(name, str(own.get("prefix") or ""), renames, {"flow": overlay}, bool(own.get("watch")))
+    return Environment(name, str(own.get("prefix") or ""), renames, bool(own.get("watch")))
+
+
+def _overlay(own: Mapping[str, object]) -> FlowOverlay:
+    """What an environment changes in each flow."""
+    return FlowOverlay(bool(own.get("disable_triggers")), tuple(t.lower() for t in own.get("trigger_types") or ()),
+                       dict(own.get("variables") or {}), dict(own.get("labels") or {}))
 
 
 def _check(settings: Settings) -> None:

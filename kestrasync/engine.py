@@ -21,6 +21,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kestrasync import kinds
 from kestrasync.applier import ResultCallback, apply_plan
@@ -43,8 +44,8 @@ from kestrasync.kinds.base import Kind
 from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, parse_as, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
-    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "destroy_plan", "configured_roots", "connect", "files_noun", "identify", "plan",
-    "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
+    "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "check_watchable", "destroy_plan", "configured_roots", "connect", "files_noun", "identify", "plan",
+    "on_server", "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
     "server_namespaces", "suggested_namespaces", "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
 
@@ -88,7 +89,7 @@ def identify(conn: Connection, settings: Settings) -> Kestra:
 
 def read(conn: Connection, settings: Settings, scopes: Sequence[str], local: Iterable[Local]) -> dict[Key, Remote]:
     """Every live resource of every kind under the namespace prefixes `scopes`, in bulk."""
-    return _decode(_fetch(conn, settings, scopes), local)
+    return _decode(_fetch(conn, settings, scopes), localize(settings, list(local))[0])
 
 
 def _fetch(conn: Connection, settings: Settings, scopes: Sequence[str]) -> dict[str, object]:
@@ -163,6 +164,7 @@ def plan_options(settings: Settings, request: PlanRequest, workspace: Workspace)
         selected_namespaces=tuple(map(named, request.selected_namespaces)),
         targets=None if request.targets is None else frozenset(k._replace(namespace=named(k.namespace)) for k in request.targets),
         ignore_cosmetic=request.ignore_cosmetic,
+        owner=settings.owner,
     )
 
 
@@ -200,15 +202,11 @@ def _server_options(settings: Settings, kind: Kind):
     return kind.on_server(options, lambda namespace: environment.namespace(namespace) if owns(namespace) else namespace)
 
 
-def require_environment(settings: Settings, command: str, supported: bool = True) -> None:
-    """Refuse to guess where writes go: with environments defined, `command` needs one chosen (and
-    one that `command` supports)."""
+def require_environment(settings: Settings, command: str) -> None:
+    """Refuse to guess where writes go: with environments defined, `command` needs one chosen."""
     if settings.environment is None and settings.environments:
         raise ConfigError(f"kestra-sync.yaml defines environments ({', '.join(settings.environments)}); {command} needs one: "
                           f"pass --env NAME or set {ENVIRONMENT_VARIABLE}")
-    if settings.environment is not None and not supported:
-        raise ConfigError(f"{command} does not take an environment yet (--env {settings.environment.name} or {ENVIRONMENT_VARIABLE}); "
-                          f"run it without one")
 
 
 def destroy_plan(settings: Settings, conn: Connection, pool: Executor | None = None) -> Plan:
@@ -227,7 +225,7 @@ def destroy_plan(settings: Settings, conn: Connection, pool: Executor | None = N
     identify(conn, settings)
     remote = _decode(_fetch(conn, settings, scopes), [])
     options = PlanOptions(ownership=Ownership(prefixes=scopes), kinds=tuple(kind.info.name for kind in kinds.ranked()),
-                          prune=replace(settings.prune, enabled=True, allow_empty=True))
+                          prune=replace(settings.prune, enabled=True, allow_empty=True), owner=settings.owner)
     return plan_against([], remote, options, conn, validate=False, settings=settings)
 
 
@@ -236,7 +234,7 @@ def localize(settings: Settings, local: Sequence[Local]) -> tuple[list[Local], l
     warning for each namespace outside the repository's that one names (left as it is). ScanFailed,
     located, for what cannot be rewritten."""
     environment = settings.environment
-    if environment is None:
+    if environment is None and not settings.overlays:
         return list(local), []
     named = _named_on_server(settings, {resource.key.namespace for resource in local})
     owns = Ownership.of(settings.owned_namespaces, {resource.key.namespace for resource in local}).owns
@@ -244,13 +242,14 @@ def localize(settings: Settings, local: Sequence[Local]) -> tuple[list[Local], l
     for resource in local:
         try:
             mapped, outside = kinds.get(resource.key.kind).in_environment(
-                resource, lambda namespace: named(namespace) if owns(namespace) else None, environment.overlays.get(resource.key.kind))
+                resource, lambda namespace: named(namespace) if owns(namespace) else None, settings.overlays.get(resource.key.kind))
         except FileError as error:
             problems.append(error)
             continue
         found.append(mapped)
-        notes += [Diagnostic(Severity.WARNING, f"names namespace '{namespace}', outside the repository's: left as it is in "
-                             f"environment {environment.name}", mapped.key, resource.location) for namespace in outside]
+        if environment is not None and environment.maps:
+            notes += [Diagnostic(Severity.WARNING, f"names namespace '{namespace}', outside the repository's: left as it is in "
+                                 f"environment {environment.name}", mapped.key, resource.location) for namespace in outside]
     if problems:
         raise ScanFailed(problems, files_noun(settings))
     return found, notes
@@ -384,10 +383,30 @@ def validate(local: Sequence[Local], conn: Connection, settings: Settings) -> tu
     return tuple(found)
 
 
-def undeclared(keys: Iterable[Key], workspace: Workspace, remote: Mapping[Key, Remote]) -> list[Key]:
-    """Of `keys`, those still on the server that no file declares any more (kept without --prune)."""
-    declared = {local.key for local in workspace.current()}
-    return sorted(key for key in keys if key not in declared and key in remote)
+def undeclared(settings: Settings, keys: Iterable[Key], workspace: Workspace, remote: Mapping[Key, Remote]) -> list[Key]:
+    """Of `keys` (the repository's names), those still on the server that no file declares any more
+    (kept without --prune), as the server names them."""
+    declared = on_server(settings, workspace, (local.key for local in workspace.current()))
+    return sorted(key for key in on_server(settings, workspace, keys) if key not in declared and key in remote)
+
+
+def on_server(settings: Settings, workspace: Workspace, keys: Iterable[Key]) -> set[Key]:
+    """The keys as the server names them (in the selected environment)."""
+    named = _named_on_server(settings, workspace.seen_namespaces)
+    return {key._replace(namespace=named(key.namespace)) for key in keys}
+
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_watchable(settings: Settings) -> None:
+    """watch writes every save at once: to a local server, or where the environment says it may."""
+    host = urlsplit(settings.server.url or "").hostname or ""
+    if host in LOCAL_HOSTS or host.endswith(".localhost") or (settings.environment is not None and settings.environment.watch):
+        return
+    where = f"environment {settings.environment.name} does not say `watch: true`" if settings.environment else "no environment is chosen"
+    raise ConfigError(f"watch writes every save to the server at once, so it runs against a local server only: {host} is not "
+                      f"local and {where} (an environment with `watch: true` in kestra-sync.yaml, chosen with --env, allows it)")
 
 
 # ---------------------------------------------------------------------------------------------

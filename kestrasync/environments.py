@@ -5,14 +5,13 @@ An environment's namespace mapping is a prefix (`pr-123`: `company.team` -> `pr-
 or renames (`company` -> `company-staging`, and every namespace below it); it maps only the
 repository's own namespaces, so a reference to another team's namespace is left as it is. What
 else changes in a resource (a flow's triggers turned off, its labels and variables set) is the
-kind's overlay, applied by the kind (kestrasync.kinds.base.Kind.in_environment).
+kind's overlay (Settings.overlays), applied by the kind (kestrasync.kinds.base.Kind.in_environment).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kestrasync.model import in_namespace
 
@@ -24,7 +23,6 @@ class Environment:
     name: str
     prefix: str = ""
     renames: tuple[tuple[str, str], ...] = ()  # (from, to), the longest `from` first
-    overlays: Mapping[str, object] = field(default_factory=dict)  # kind name -> what that kind changes
     watch: bool = False  # `watch` may sync to this environment's server even when it is not local
     preview: str = ""  # --namespace-prefix: a throw-away copy under this prefix, its triggers off
 
@@ -49,3 +47,6 @@ class Environment:
 def variable_prefix(name: str) -> str:
     """`KESTRA_PROD_`: what an environment's own variables start with (its URL, its credentials)."""
     return "KESTRA_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"
+
+
+OWNER_LABEL = "kestra-sync.managed-by"  # ownership by label: the repository's name, on every flow it applies

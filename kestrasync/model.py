@@ -138,6 +138,7 @@ class KindInfo:
     rank: int
     files: str = ""  # what its local files are called: "flow files"
     version: str = "version"  # what its version is called: "revision"
+    labelled: bool = False  # it carries labels: ownership by label applies to it (Kind.owner)
 
 
 class Action(enum.Enum):

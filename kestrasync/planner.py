@@ -75,6 +75,7 @@ class PlanOptions:
     targets: frozenset[Key] | None = None  # only these resources (--target, a watch batch); None: all
     ignore_cosmetic: bool = False
     kinds: tuple[str, ...] | None = None  # the kinds planned; None: those of the resources given
+    owner: str | None = None  # ownership by label: of a labelled kind, only this owner's resources may be deleted
 
     def selects(self, key: Key) -> bool:
         return (not self.selected_namespaces or any(in_namespace(key.namespace, n) for n in self.selected_namespaces)) and (
@@ -129,6 +130,13 @@ def make_plan(
         if not options.selects(key):
             continue
         local_resource = local_by_key.get(key)
+        if local_resource is None and options.owner is not None and kinds.get(key.kind).info.labelled:
+            mark = kinds.get(key.kind).owner(remote[key])
+            if mark not in (None, options.owner):
+                continue  # another repository's
+            if mark is None:  # no repository's: shown, never deleted
+                left.append(remote[key])
+                continue
         if local_resource is None and (not options.prune.enabled or options.prune.is_protected(key.namespace)):
             if remote[key].note:  # left alone, but said: it is in no state to be left alone unseen
                 notes.append(Diagnostic(Severity.WARNING, f"{remote[key].note}; no file declares it (--prune deletes it)", key))

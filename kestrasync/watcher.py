@@ -165,7 +165,7 @@ class Watcher:
             return
         request = self._request(frozenset(keys))
         try:
-            engine.remember(self.state.remote, engine.refresh(self.conn, self.settings, keys))
+            engine.remember(self.state.remote, engine.refresh(self.conn, self.settings, engine.on_server(self.settings, self.workspace, keys)))
             plan, _ = engine.watch_plan(self.settings, request, self.workspace, self.state.remote, self.conn, validate=False)
         except KestraSyncError as error:
             self._failed(error, keys)
@@ -178,7 +178,7 @@ class Watcher:
         else:
             self._apply(plan, quiet=False)
         if not plan.prune:
-            for key in engine.undeclared(keys, self.workspace, self.state.remote):
+            for key in engine.undeclared(self.settings, keys, self.workspace, self.state.remote):
                 self.view.notice(f"{key} is no longer declared by any file; kept on the server (--prune deletes it).")
 
     def _apply(self, plan: Plan, *, quiet: bool) -> ApplyReport:

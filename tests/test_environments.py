@@ -90,8 +90,36 @@ def test_no_environment_chosen_refuses_apply_and_says_which_exist(three, cli, pr
     assert unknown.exit_code == 1 and "environment 'qa' (--env or KESTRA_SYNC_ENV) is not in kestra-sync.yaml; it defines: dev, staging, prod" in unknown.stderr
     by_variable = cli("apply", "--auto-approve", env={"KESTRA_SYNC_ENV": "dev"})
     assert by_variable.exit_code == 0 and "dev.company.team/caller" in by_variable.stdout
-    watch = cli("watch", "--env", "dev")
-    assert watch.exit_code == 1 and "watch does not take an environment yet" in watch.stderr
+    watch = cli("watch")
+    assert watch.exit_code == 1 and "watch needs one: pass --env NAME" in watch.stderr
+
+
+def test_watch_follows_an_environment_and_refuses_a_remote_server_unless_allowed(three, cli, probe, server):
+    import time
+
+    from support import WatchProcess
+
+    watcher = WatchProcess(three.root, server.url, "--env", "dev")
+    try:
+        watcher.wait_for(r"Watching .* for changes")
+        assert set(probe.flows()) == {"dev.company.team/loader", "dev.company.team/caller", "dev.company.team/listener"}
+        time.sleep(0.2)
+        three.write("flows/loader.yaml", "# loads, edited\n" + flow_yaml("company.team", "loader", extra=SCHEDULE))
+        watcher.wait_for(r"updated dev\.company\.team/loader")
+        assert probe.flows()["dev.company.team/loader"][1].startswith("# loads, edited\nid: loader\nnamespace: dev.company.team\n")
+        (three.root / "flows/caller.yaml").unlink()
+        watcher.wait_for(r"dev\.company\.team/caller is no longer declared by any file")
+    finally:
+        watcher.stop()
+    remote = {"KESTRA_URL": "http://kestra.example.com:8080"}
+    refused = cli("watch", "--env", "dev", env=remote)
+    assert refused.exit_code == 1
+    assert "kestra.example.com is not local and environment dev does not say `watch: true`" in refused.stderr
+    three.config(ENVIRONMENTS.replace("    namespace_prefix: dev\n", "    namespace_prefix: dev\n    watch: true\n"))
+    from kestrasync import engine
+    from kestrasync.config import load_settings
+
+    engine.check_watchable(load_settings(three.root / "kestra-sync.yaml", environ=remote, environment="dev"))  # allowed
 
 
 def test_a_plan_made_for_one_environment_is_refused_in_another(three, cli, probe, tmp_path):
@@ -179,3 +207,32 @@ def test_destroy_deletes_exactly_one_preview(three, cli, probe):
     assert nothing.exit_code == 0 and "No changes." in nothing.stdout
     refused = cli("destroy", "--env", "prod", "--auto-approve")
     assert refused.exit_code == 1 and "destroy deletes a preview only: pass --namespace-prefix" in refused.stderr
+
+
+def test_two_repositories_owning_by_label_prune_only_their_own(tmp_path, server, probe):
+    from support import run
+
+    env = {"KESTRA_URL": server.url, "KESTRA_USERNAME": server.config.username, "KESTRA_PASSWORD": server.config.password}
+    repos = {}
+    for name in ("ingest", "reports"):
+        root = tmp_path / name
+        (root / "flows").mkdir(parents=True)
+        (root / "kestra-sync.yaml").write_text(f"flows:\n  paths: [flows]\nnamespaces: [company]\nownership:\n  by: label\n  name: {name}\n")
+        for flow_id in (f"{name}_a", f"{name}_b"):
+            (root / "flows" / f"{flow_id}.yaml").write_text(flow_yaml("company.team", flow_id, message=flow_id))
+        repos[name] = root
+    probe.create(flow_yaml("company.team", "by_hand", message="made in the UI"))
+    for root in repos.values():
+        applied = run("apply", "--auto-approve", "--config", str(root / "kestra-sync.yaml"), env=env)
+        assert applied.exit_code == 0, applied.output
+    source = probe.flows()["company.team/ingest_a"][1]
+    assert source.endswith("labels:\n  kestra-sync.managed-by: ingest\n")
+    (repos["ingest"] / "flows" / "ingest_b.yaml").unlink()
+    pruned = output_json(run("plan", "--prune", "--format", "json", "--config", str(repos["ingest"] / "kestra-sync.yaml"), env=env))
+    assert [(c["action"], c["address"]) for c in pruned["changes"]] == [("delete", "company.team/ingest_b")]
+    assert [u["name"] for u in pruned["unmanaged"]] == ["by_hand"]  # nobody's: shown, never deleted
+    applied = run("apply", "--auto-approve", "--prune", "--config", str(repos["ingest"] / "kestra-sync.yaml"), env=env)
+    assert applied.exit_code == 0, applied.output
+    assert set(probe.flows()) == {"company.team/ingest_a", "company.team/reports_a", "company.team/reports_b", "company.team/by_hand"}
+    clean = run("plan", "--prune", "--config", str(repos["reports"] / "kestra-sync.yaml"), env=env)
+    assert "No changes. 2 flow(s) match the server." in clean.stdout

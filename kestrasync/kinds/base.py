@@ -67,6 +67,10 @@ class Kind(Protocol):
     def references(self, remote: Remote) -> tuple[Key, ...]:
         """What a resource on the server references (deletes go referencing resources first)."""
 
+    def owner(self, remote: Remote) -> str | None:
+        """The repository that manages a resource on the server, by its label (kinds whose `info` is
+        `labelled`); None when it carries none."""
+
     def renamed(self, local: Local, remote: Remote) -> bool:
         """Whether `local` is `remote` under another name (a flow whose id changed, a file moved)."""
 

@@ -39,6 +39,9 @@ class FileKind:
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return ()
 
+    def owner(self, remote: Remote) -> str | None:
+        return None  # files carry no labels
+
     def renamed(self, local: Local, remote: Remote) -> bool:
         return local.content == remote.content
 

@@ -16,7 +16,8 @@ from kestrasync.errors import ApiError, FileError, ValidationFailed
 from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
 from kestrasync.kinds.flows import api
-from kestrasync.kinds.flows.diff import active_triggers, classify, is_same_source, without_id
+from kestrasync.environments import OWNER_LABEL
+from kestrasync.kinds.flows.diff import active_triggers, classify, is_same_source, label, without_id
 from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
 from kestrasync.kinds.flows.rewrite import FlowOverlay, rewrite
@@ -30,7 +31,7 @@ _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([
 
 
 class FlowKind:
-    info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files", version="revision")
+    info = KindInfo(name=KIND, noun="flow", plural="flows", rank=20, files="flow files", version="revision", labelled=True)
 
     def trees(self, options: ScanOptions) -> tuple[Tree, ...]:
         return (Tree(options, parse_file, RULES),)
@@ -45,6 +46,9 @@ class FlowKind:
 
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return source_references(remote.content)
+
+    def owner(self, remote: Remote) -> str | None:
+        return label(remote.content, OWNER_LABEL)
 
     def renamed(self, local: Local, remote: Remote) -> bool:
         return is_same_source(without_id(local.content), without_id(remote.content))

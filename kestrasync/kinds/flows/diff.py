@@ -67,6 +67,18 @@ def active_triggers(source: str) -> tuple[str, ...]:
     )
 
 
+def label(source: str, key: str) -> str | None:
+    """A label's value (Kestra writes labels as a mapping or as a list of {key, value})."""
+    labels = (parse_source(source) or {}).get("labels") if "labels" in source else None
+    if isinstance(labels, dict):
+        value = labels.get(key)
+    elif isinstance(labels, list):
+        value = next((item.get("value") for item in labels if isinstance(item, dict) and item.get("key") == key), None)
+    else:
+        value = None
+    return None if value is None else str(value)
+
+
 def is_same_source(a: str, b: str) -> bool:
     """Kestra's no-op rule: saving `a` over `b` keeps the revision."""
     return a == b or without_revision(a) == without_revision(b)
