@@ -236,3 +236,14 @@ def test_two_repositories_owning_by_label_prune_only_their_own(tmp_path, server,
     assert set(probe.flows()) == {"company.team/ingest_a", "company.team/reports_a", "company.team/reports_b", "company.team/by_hand"}
     clean = run("plan", "--prune", "--config", str(repos["reports"] / "kestra-sync.yaml"), env=env)
     assert "No changes. 2 flow(s) match the server." in clean.stdout
+
+
+def test_an_environment_maps_its_own_namespace_files(three, cli, probe):
+    three.config(ENVIRONMENTS.replace("    variables: {region: eu-west}\n", "    variables: {region: eu-west}\n"
+                                      "    files:\n      mappings: [{namespace: company.team, from: staging_files, to: conf}]\n"))
+    three.write("_files/company.team/etl/load.py", b"print('load')\n")
+    three.write("staging_files/settings.json", b'{"region": "eu-west"}\n')
+    assert cli("apply", "--auto-approve", "--env", "staging").exit_code == 0
+    assert probe.files("company-staging.team") == {"etl/load.py": b"print('load')\n", "conf/settings.json": b'{"region": "eu-west"}\n'}
+    assert cli("apply", "--auto-approve", "--env", "prod").exit_code == 0
+    assert probe.files("company.team") == {"etl/load.py": b"print('load')\n"}  # the mapping is staging's only

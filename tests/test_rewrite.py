@@ -75,3 +75,10 @@ def test_a_block_scalar_namespace_is_refused():
     with pytest.raises(YamlProblem) as problem:
         rewrite(text, mapped, FlowOverlay())
     assert problem.value.line == 2 and "cannot be rewritten in place" in problem.value.message
+
+
+def test_namespace_files_read_from_other_namespaces_follow_the_mapping():
+    text = ("id: a\nnamespace: company\ntasks:\n  - id: run\n    type: io.kestra.plugin.scripts.python.Commands\n"
+            "    namespaceFiles:\n      enabled: true\n      namespaces: [company.shared, other.team]\n    commands: [python x.py]\n")
+    done = rewrite(text, mapped, FlowOverlay())
+    assert "      namespaces: [pr-7.company.shared, other.team]\n" in done.text and done.outside == ["other.team"]

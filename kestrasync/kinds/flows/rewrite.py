@@ -3,7 +3,8 @@
 Comments, key order, quoting and indentation stay as written: the same text and environment always
 give the same text, so Kestra's no-op rule still holds between two applies. Namespaces are mapped
 wherever the flow names one statically (its own, a Subflow's, a Flow trigger's conditions,
-preconditions and `dependsOn`); a namespace outside the repository's is left alone and reported. A
+preconditions and `dependsOn`, a task's `namespaceFiles.namespaces`); a namespace outside the
+repository's is left alone and reported. A
 value that cannot be edited in place (a Pebble expression naming a namespace, a block scalar, a flow
 mapping where a line would be added) is a located error, never a silent skip.
 """
@@ -94,6 +95,11 @@ def _namespace_nodes(root: Node) -> Iterator[ScalarNode]:
                         yield from _named(_fields(upstream))
                 for upstream in _mappings(fields.get("dependsOn")):
                     yield from _named(_fields(upstream))
+            files = fields.get("namespaceFiles")  # a script task reading other namespaces' files
+            if type(files) is MappingNode:
+                listed = _fields(files).get("namespaces")
+                if type(listed) is SequenceNode:
+                    yield from (item for item in listed.value if type(item) is ScalarNode)
             stack.extend(value for _, value in node.value if type(value) is not ScalarNode)
         elif type(node) is SequenceNode:
             stack.extend(item for item in node.value if type(item) is not ScalarNode)
