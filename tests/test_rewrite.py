@@ -82,3 +82,13 @@ def test_namespace_files_read_from_other_namespaces_follow_the_mapping():
             "    namespaceFiles:\n      enabled: true\n      namespaces: [company.shared, other.team]\n    commands: [python x.py]\n")
     done = rewrite(text, mapped, FlowOverlay())
     assert "      namespaces: [pr-7.company.shared, other.team]\n" in done.text and done.outside == ["other.team"]
+
+
+def test_a_subflow_inside_containers_is_mapped():
+    text = ("id: a\nnamespace: company\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2]\n"
+            "    tasks:\n      - id: branch\n        type: io.kestra.plugin.core.flow.If\n        condition: \"{{ true }}\"\n"
+            "        then:\n          - id: call\n            type: io.kestra.plugin.core.flow.Subflow\n"
+            "            namespace: company.team  # inside two containers\n            flowId: b\n")
+    done = rewrite(text, mapped, FlowOverlay())
+    assert done.text == text.replace("namespace: company\n", "namespace: pr-7.company\n").replace(
+        "namespace: company.team  # inside", "namespace: pr-7.company.team  # inside")
