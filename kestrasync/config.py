@@ -260,7 +260,10 @@ def load_settings(
         values = read_config_file(config)
         defined = values.pop(("environments",), {})
         if values.pop(("ownership", "by"), "namespace") == "label":
-            settings = replace(settings, owner=str(values.get(("ownership", "name")) or root.name))
+            if not values.get(("ownership", "name")):
+                raise ConfigError(f"'ownership.name' is needed with `by: label`: the name this repository's flows are labelled "
+                                  f"with ({OWNER_LABEL}), one no other repository uses", SourceLocation(display_path(config)))
+            settings = replace(settings, owner=str(values[("ownership", "name")]))
         values.pop(("ownership", "name"), None)
         for path, value in values.items():
             settings = _assign(settings, path, value)
@@ -558,7 +561,8 @@ def _from_environment(environ: Mapping[str, str], name: str | None = None, own: 
                       url_in_file: bool = False) -> dict[str, str]:
     """The server's URL, tenant and credentials from the environment. In an environment, its own
     variables (KESTRA_PROD_URL, KESTRA_PROD_PASSWORD, or the names its `credentials` give) come
-    first; the plain ones serve only where it has none, and never for a URL its section sets."""
+    first; the plain ones serve only where it has none, and never for an environment whose section
+    names its own server (the plain credentials are another server's)."""
     found = {}
     for target, variables in _ENVIRONMENT.items():
         for variable in variables:
@@ -574,7 +578,9 @@ def _from_environment(environ: Mapping[str, str], name: str | None = None, own: 
              for target, suffix in (("url", "URL"), ("tenant", "TENANT"), ("username", "USERNAME"),
                                     ("password", "PASSWORD"), ("token", "API_TOKEN"))}
     chosen = {target: environ[variable] for target, variable in named.items() if environ.get(variable)}
-    if any(target in chosen for target in ("username", "password", "token")) or any(own.get(k) for k in ("username", "password", "token")):
+    own_credentials = any(target in chosen for target in ("username", "password", "token")) or any(
+        (own or {}).get(k) for k in ("username", "password", "token"))
+    if own_credentials or url_in_file:  # a server of its own never gets the plain KESTRA_* credentials
         for target in ("username", "password", "token"):
             found.pop(target, None)
     return {**found, **chosen}
@@ -586,7 +592,8 @@ def _previewed(settings: Settings, prefix: str) -> Settings:
     if not NAMESPACE.fullmatch(prefix):
         raise ConfigError(f"--namespace-prefix: '{prefix}' is not a valid start of a Kestra namespace (lower-case letters, digits, '.', '_', '-')")
     if settings.environment is None and settings.environments:
-        return settings  # the command says an environment must be chosen
+        raise ConfigError(f"--namespace-prefix makes a preview of an environment: choose one of {', '.join(settings.environments)} "
+                          f"with --env (or {ENVIRONMENT_VARIABLE})")
     base = settings.environment or Environment("preview")
     flows = replace(settings.overlays.get("flow") or FlowOverlay(), disable_triggers=True, trigger_types=())
     return replace(settings, environment=replace(base, prefix=prefix, preview=prefix), overlays={**settings.overlays, "flow": flows})

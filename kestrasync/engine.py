@@ -28,7 +28,7 @@ from kestrasync.applier import ResultCallback, apply_plan
 from kestrasync.config import Settings
 from kestrasync.errors import ConfigError, FileError, PlanFileError, ScanFailed, StalePlan, UnmanagedFound, ValidationFailed
 from kestrasync.environments import ENVIRONMENT_VARIABLE
-from kestrasync.files import write_atomically
+from kestrasync.files import file_mode, write_atomically
 from kestrasync.gitstate import uncommitted
 from kestrasync.http import Connection
 from kestrasync.lock import ApplyLock
@@ -248,8 +248,9 @@ def localize(settings: Settings, local: Sequence[Local]) -> tuple[list[Local], l
             continue
         found.append(mapped)
         if environment is not None and environment.maps:
-            notes += [Diagnostic(Severity.WARNING, f"names namespace '{namespace}', outside the repository's: left as it is in "
-                                 f"environment {environment.name}", mapped.key, resource.location) for namespace in outside]
+            notes += [Diagnostic(Severity.WARNING, f"names namespace '{namespace}', which environment {environment.name} leaves as it "
+                                 "is (not one of the repository's, or computed when the flow runs)", mapped.key, resource.location)
+                      for namespace in outside]
     if problems:
         raise ScanFailed(problems, files_noun(settings))
     return found, notes
@@ -513,17 +514,27 @@ def pull_plan(settings: Settings, request: PullRequest, conn: Connection, pool: 
         adopted = adopted.with_kind(kind.info.name, kind.adopting(settings.of_kind(kind.info.name), known))
     fetched = {kind.info.name: kind.fetch(conn, scopes, adopted.of_kind(kind.info.name), settings.parallelism) for kind in pulled}
 
+    declared = {resource.key for resource in local}
+
     def selects(key: Key) -> bool:
         return (key.kind in fetched and any(in_namespace(key.namespace, scope) for scope in scopes)
                 and (request.targets is None or key in request.targets))
 
-    remote = {key: resource for key, resource in _decode(fetched, [r for r in local if r.key.kind in fetched]).items() if selects(key)}
+    def theirs(resource: Remote) -> bool:
+        """Another repository's, by its label (ownership by label): never adopted."""
+        kind = kinds.get(resource.key.kind)
+        return (settings.owner is not None and kind.info.labelled and resource.key not in declared
+                and kind.owner(resource) not in (None, settings.owner))
+
+    remote = {key: resource for key, resource in _decode(fetched, [r for r in local if r.key.kind in fetched]).items()
+              if selects(key) and not theirs(resource)}
     # A resource in a state of its own (a 2.x draft) is read alone: the bulk read may hold another text
     # of it (the export has a draft's published revision), and a pull takes what the server shows.
     noted = [key for key, resource in remote.items() if resource.note]
     remote.update((key, replace(fresh, note=fresh.note or remote[key].note))
                   for key, fresh in refresh(conn, settings, noted).items() if fresh is not None)
-    found = pull_edits(workspace.files, remote, selects=selects, prune=request.prune,
+    sent = {resource.key: resource for resource in localize(settings, local)[0]}
+    found = pull_edits(workspace.files, remote, root=settings.root, selects=selects, prune=request.prune, sent=sent,
                        placement=lambda key: kinds.get(key.kind).placement(key, adopted.of_kind(key.kind)),
                        read=_read_file, shown=display_path)
     writes = _read_back(adopted, found, remote)
@@ -611,10 +622,11 @@ def write_pulled(plan: PullPlan, *, force: bool = False) -> list[FileWrite]:
         path = Path(write.path)
         try:
             if write.after is None:
-                path.unlink()
+                path.unlink()  # a symbolic link goes, not what it points to
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(path, write.after, mode=0o644)
+                target = Path(os.path.realpath(path))  # a link's file is rewritten, the link kept
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(target, write.after, mode=file_mode(target))
         except OSError as error:
             raise FileError(SourceLocation(write.shown), f"cannot write: {error.strerror}; the files listed before it were written") from None
         done.append(write)

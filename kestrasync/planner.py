@@ -130,11 +130,12 @@ def make_plan(
         if not options.selects(key):
             continue
         local_resource = local_by_key.get(key)
-        if local_resource is None and options.owner is not None and kinds.get(key.kind).info.labelled:
-            mark = kinds.get(key.kind).owner(remote[key])
+        if local_resource is None and options.owner is not None:
+            kind = kinds.get(key.kind)
+            mark = kind.owner(remote[key]) if kind.info.labelled else None
             if mark not in (None, options.owner):
                 continue  # another repository's
-            if mark is None:  # no repository's: shown, never deleted
+            if mark is None:  # no repository's (or of a kind without labels): shown, never deleted
                 left.append(remote[key])
                 continue
         if local_resource is None and (not options.prune.enabled or options.prune.is_protected(key.namespace)):
@@ -153,6 +154,8 @@ def make_plan(
             writes.append(change)
     for kind in planned:
         _check_prune(kind, deletes, writes, remote, options.prune)
+    if options.owner is not None:
+        notes += _taken_over(writes, options.owner)
     references = {c.key: c.after.references for c in writes}
     ordered = _order(writes, references, reverse=False)
     references = {c.key: kinds.get(c.key.kind).references(c.before) for c in deletes}
@@ -170,6 +173,18 @@ def make_plan(
         created_at=created_at,
         unmanaged=_unmanaged(left, [c.after for c in writes if c.action is Action.CREATE]),
     )
+
+
+def _taken_over(writes: list[Change], owner: str) -> list[Diagnostic]:
+    """A warning for each update of a resource another repository's label claims (ownership by label)."""
+    notes = []
+    for change in writes:
+        kind = kinds.get(change.key.kind)
+        mark = kind.owner(change.before) if change.before is not None and kind.info.labelled else None
+        if mark not in (None, owner):
+            notes.append(Diagnostic(Severity.WARNING, f"repository {mark} manages this {kind.info.noun} (its label); applying "
+                                    f"makes it {owner}'s", change.key, change.after.location))
+    return notes
 
 
 def _unmanaged(left: list[Remote], creates: list[Local]) -> tuple[Unmanaged, ...]:

@@ -8,6 +8,7 @@ as the server's resources, asks Git what would be overwritten, and writes.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,14 +35,17 @@ def edits(
     files: Mapping[str, tuple[Local, ...]],
     remote: Mapping[Key, Remote],
     *,
+    root: Path,
     selects: Callable[[Key], bool],
     placement: Callable[[Key], Path | None],
     read: Callable[[str], bytes],
     shown: Callable[[str], str],
     prune: bool,
+    sent: Mapping[Key, Local] | None = None,
 ) -> Edits:
     """The writes that make the repository hold `remote`, the server's resources the pull `selects`
-    (the files' other resources are left as they are)."""
+    (the files' other resources are left as they are). `sent`: a resource as apply sends it, where
+    that differs from its file (a label the settings add): what the server's copy is compared with."""
     found = Edits()
     declared: set[Key] = set()
     for path, locals_ in sorted(files.items()):
@@ -60,7 +64,7 @@ def edits(
                     continue
                 replacements.append((local, _empty(local.content)))
                 expected.pop(local.key)
-            elif kinds.get(local.key.kind).same(local, server):
+            elif kinds.get(local.key.kind).same((sent or {}).get(local.key, local), server):
                 found.unchanged[local.key.kind] += 1
                 continue
             else:
@@ -83,7 +87,10 @@ def edits(
             found.diagnostics.append(Diagnostic(Severity.WARNING, f"no folder of the repository holds {noun} {key}; not pulled", key))
             continue
         path = str(target)
-        if path in placed or path in files or target.exists():
+        if not os.path.realpath(target).startswith(os.path.join(os.path.realpath(root), "")):
+            found.diagnostics.append(Diagnostic(Severity.WARNING, f"{noun} {key} would go to {path}, outside the repository; not pulled", key))
+            continue
+        if path in placed or path in files or target.exists() or target.is_symlink():
             other = f"{noun} {placed[path]} goes there too" if path in placed else "a file is already there"
             found.diagnostics.append(Diagnostic(
                 Severity.WARNING, f"{noun} {key} would go to {shown(path)}, but {other}; not pulled (move that file, or "
@@ -113,22 +120,29 @@ def _splice(current: bytes, replacements: Iterable[tuple[Local, Content]]) -> by
     replacements = list(replacements)
     if all(isinstance(local.content, bytes) for local, _ in replacements):
         return _bytes(replacements[-1][1])
-    text = current.decode("utf-8")
+    changed = "the file changed while the pull read it; pull again"
+    try:
+        text = current.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileError(replacements[0][0].location, changed) from None
     spans = []
     for local, new in replacements:
         start = _line_start(text, local.location.line)
-        if not text.startswith(local.content, start):
-            raise FileError(local.location, "the file changed while the pull read it; pull again")
+        if start is None or not text.startswith(local.content, start):
+            raise FileError(local.location, changed)
         spans.append((start, start + len(local.content), new))
     for start, end, new in sorted(spans, reverse=True):
         text = text[:start] + new + text[end:]
     return text.encode("utf-8")
 
 
-def _line_start(text: str, line: int) -> int:
+def _line_start(text: str, line: int) -> int | None:
+    """Where a 1-based line starts; None when the text has fewer lines."""
     position = 0
     for _ in range(line - 1):
-        position = text.index("\n", position) + 1
+        position = text.find("\n", position) + 1
+        if position == 0:
+            return None
     return position
 
 

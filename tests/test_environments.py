@@ -75,7 +75,8 @@ def test_a_reference_outside_the_repository_is_left_and_listed(three, cli):
     caller = next(c for c in plan["changes"] if c["address"] == "dev.company.team/caller")
     assert "namespace: shared.tools" in caller["content"]
     warnings = [d["message"] for d in plan["diagnostics"] if d["key"] == "flow:dev.company.team/caller"]
-    assert "names namespace 'shared.tools', outside the repository's: left as it is in environment dev" in warnings
+    assert ("names namespace 'shared.tools', which environment dev leaves as it is (not one of the repository's, or computed "
+            "when the flow runs)") in warnings
     assert plan["environment"] == "dev"
     assert "environment **dev**" in cli("plan", "--env", "dev", "--format", "markdown").stdout
 
@@ -122,6 +123,11 @@ def test_watch_follows_an_environment_and_refuses_a_remote_server_unless_allowed
     engine.check_watchable(load_settings(three.root / "kestra-sync.yaml", environ=remote, environment="dev"))  # allowed
 
 
+def test_a_preview_needs_its_environment_named(three, cli):
+    result = cli("plan", "--namespace-prefix", "pr-1")
+    assert result.exit_code == 1 and "--namespace-prefix makes a preview of an environment: choose one of dev, staging, prod" in result.stderr
+
+
 def test_a_plan_made_for_one_environment_is_refused_in_another(three, cli, probe, tmp_path):
     saved = tmp_path / "plan.json"
     assert cli("plan", "--env", "staging", "--out", str(saved)).exit_code == 0
@@ -138,6 +144,8 @@ def test_two_servers_each_with_its_own_credentials(three, cli, probe, server):
     with EmulatorServer(EmulatorConfig(kestra_version=server.config.kestra_version, username="prod@example.com",
                                        password="Prod-secret-1")) as prod:
         three.config(ENVIRONMENTS.replace("  prod: {}\n", f"  prod:\n    server: {{url: '{prod.url}'}}\n"))
+        borrowed = cli("apply", "--auto-approve", "--env", "prod")  # the plain KESTRA_* credentials are the other server's
+        assert borrowed.exit_code == 1 and server.config.password not in borrowed.output
         env = {"KESTRA_PROD_USERNAME": "prod@example.com", "KESTRA_PROD_PASSWORD": "Prod-secret-1"}
         applied = cli("apply", "--auto-approve", "--env", "prod", env=env)
         assert applied.exit_code == 0, applied.output
@@ -151,11 +159,14 @@ def test_two_servers_each_with_its_own_credentials(three, cli, probe, server):
 
 
 def test_what_cannot_be_rewritten_in_place_is_a_located_error(three, cli, probe):
-    three.write("flows/dynamic.yaml", flow_yaml("company.team", "dynamic", extra="").replace(
-        "tasks:\n", "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: \"{{ vars.ns }}\"\n    flowId: x\n"))
+    call = "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: \"{{ NS }}\"\n    flowId: x\n"
+    three.write("flows/dynamic.yaml", flow_yaml("company.team", "dynamic").replace("tasks:\n", call.replace("NS", "inputs.ns"), 1))
+    computed = output_json(cli("plan", "--env", "dev", "--format", "json"))
+    assert any("names namespace '{{ inputs.ns }}', which environment dev leaves as it is" in d["message"] for d in computed["diagnostics"])
+    three.write("flows/dynamic.yaml", flow_yaml("company.team", "dynamic").replace("tasks:\n", call.replace("NS", "'company.' ~ 'team'"), 1))
     result = cli("plan", "--env", "dev")
     assert result.exit_code == 1
-    assert "flows/dynamic.yaml:6:16: a Pebble expression names this namespace; an environment cannot map it" in result.stderr
+    assert "flows/dynamic.yaml:6:16: a Pebble expression names one of the repository's namespaces here" in result.stderr
     assert cli("plan", "--env", "prod").exit_code == 1  # prod maps nothing, but the rule is the same everywhere
 
 
@@ -236,6 +247,14 @@ def test_two_repositories_owning_by_label_prune_only_their_own(tmp_path, server,
     assert set(probe.flows()) == {"company.team/ingest_a", "company.team/reports_a", "company.team/reports_b", "company.team/by_hand"}
     clean = run("plan", "--prune", "--config", str(repos["reports"] / "kestra-sync.yaml"), env=env)
     assert "No changes. 2 flow(s) match the server." in clean.stdout
+    pulled = output_json(run("pull", "--dry-run", "--format", "json", "--config", str(repos["ingest"] / "kestra-sync.yaml"), env=env))
+    assert [w["resources"] for w in pulled["writes"]] == [["flow:company.team/by_hand"]]  # never the other repository's
+    (repos["ingest"] / "flows" / "reports_a.yaml").write_text(flow_yaml("company.team", "reports_a", message="mine now"))
+    taken = output_json(run("plan", "--format", "json", "--config", str(repos["ingest"] / "kestra-sync.yaml"), env=env))
+    assert any(d["message"] == "repository reports manages this flow (its label); applying makes it ingest's" for d in taken["diagnostics"])
+    (repos["ingest"] / "kestra-sync.yaml").write_text("flows:\n  paths: [flows]\nnamespaces: [company]\nownership: {by: label}\n")
+    unnamed = run("plan", "--config", str(repos["ingest"] / "kestra-sync.yaml"), env=env)
+    assert unnamed.exit_code == 1 and "'ownership.name' is needed with `by: label`" in unnamed.stderr
 
 
 def test_an_environment_maps_its_own_namespace_files(three, cli, probe):

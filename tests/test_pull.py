@@ -195,3 +195,32 @@ def test_on_a_terminal_pull_asks_before_writing(repo, probe, server):
     code, output = run_on_terminal(["pull"], env, repo.root, answer="y")
     assert code == 0 and "flows/company.team/etl.yaml\r\nPull complete: 1 file(s) written." in output
     assert (repo.root / "flows/company.team/etl.yaml").read_text() == flow_yaml("company.team", "etl")
+
+
+def test_an_export_naming_a_file_outside_its_namespace_is_refused(repo, server, tmp_path):
+    import io
+    import zipfile
+
+    import hostile
+    from support import AUTH, run
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../../escape.txt", b"pwned\n")
+    repo.write("_files/company.team/load.py", b"print(1)\n")
+    with hostile.HostileProxy(server.url) as proxy:
+        proxy.add("GET", r"/namespaces/company\.team/files/export$", hostile.answer_with(200, buffer.getvalue(), "application/octet-stream"))
+        result = run("pull", "--auto-approve", env={"KESTRA_URL": proxy.url, "KESTRA_USERNAME": AUTH[0], "KESTRA_PASSWORD": AUTH[1]})
+    assert result.exit_code == 1
+    assert "an export holding a file named '../../escape.txt'" in result.stderr
+    assert not (repo.root / "escape.txt").exists() and not (repo.root.parent / "escape.txt").exists()
+
+
+def test_git_is_asked_only_about_its_own_work_tree(committed, cli, tmp_path):
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    (elsewhere / "c.yaml").write_text(flow_yaml("company.team", "c"))
+    committed.config(f"flows:\n  paths: [flows, '{elsewhere}']\nnamespaces: [company]\n")
+    committed.write("flows/a.yaml", flow_yaml("company.team", "a", message="my local edit"))
+    result = pull(cli)
+    assert result.exit_code == 1 and "1 file(s) have uncommitted changes the pull would overwrite (flows/a.yaml)" in result.stderr

@@ -101,6 +101,8 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
 
     def add(name: str, received: Received) -> None:
         key = Key(KIND, namespace, name.lstrip("/"))
+        if "\\" in key.name or any(part in ("", ".", "..") for part in key.name.split("/")):
+            raise conn.unexpected("GET", path, f"an export holding a file named {name!r}")
         if key in found:
             raise conn.unexpected("GET", path, f"an export holding {key.name} twice")
         found[key] = received

@@ -67,7 +67,7 @@ class FlowKind:
             return key._replace(namespace=namespace(key.namespace) or key.namespace)
 
         return replace(local, key=mapped(local.key), content=done.text,
-                       references=tuple(sorted(map(mapped, local.references)))), tuple(done.outside)
+                       references=tuple(sorted(map(mapped, local.references)))), tuple(done.outside + done.dynamic)
 
     def on_server(self, options: ScanOptions, namespace: Callable[[str], str]) -> ScanOptions:
         return options  # flows are read by namespace prefix, the scopes already the server's

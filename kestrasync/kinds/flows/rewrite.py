@@ -2,11 +2,11 @@
 
 Comments, key order, quoting and indentation stay as written: the same text and environment always
 give the same text, so Kestra's no-op rule still holds between two applies. Namespaces are mapped
-wherever the flow names one statically (its own, a Subflow's, a Flow trigger's conditions,
-preconditions and `dependsOn`, a task's `namespaceFiles.namespaces`); a namespace outside the
-repository's is left alone and reported. A
-value that cannot be edited in place (a Pebble expression naming a namespace, a block scalar, a flow
-mapping where a line would be added) is a located error, never a silent skip.
+wherever the flow names one (any `namespace` key: its own, a Subflow's, a Flow trigger's, a KV or
+namespace-files task's; a task's `namespaceFiles.namespaces`); one outside the repository's, or
+computed by an expression, is left alone and reported. A value that cannot be edited in place (a
+Pebble expression naming one of the repository's namespaces, a block scalar, an inline mapping where
+a line would be added) is a located error, never a silent skip.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from kestrasync.kinds.flows.refs import EXECUTION_FLOW_CONDITIONS, FLOW_TRIGGERS, SUBFLOW_TASKS
 from kestrasync.yamltext import YamlProblem, at, compose_documents
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")  # keys and values that need no quotes
+_LITERAL = re.compile(r"'([^']*)'|\"([^\"]*)\"")  # the string literals of a Pebble expression
 _TYPED = re.compile(r"(?i)true|false|yes|no|on|off|y|n|null|[-+]?[0-9][0-9_.eE+-]*")  # plain, YAML reads these as no string
 
 
@@ -40,6 +40,7 @@ class FlowOverlay:
 class Rewritten:
     text: str
     outside: list[str]  # namespaces named by the flow that the mapping leaves alone
+    dynamic: list[str] = field(default_factory=list)  # namespaces computed by an expression, left as written
 
 
 def rewrite(text: str, namespace: Callable[[str], str | None], overlay: FlowOverlay) -> Rewritten:
@@ -49,10 +50,15 @@ def rewrite(text: str, namespace: Callable[[str], str | None], overlay: FlowOver
     root = documents[0].node
     edits: list[tuple[int, int, str]] = []
     outside: list[str] = []
+    dynamic: list[str] = []
     for node in _namespace_nodes(root):
         value = node.value
         if "{{" in value:
-            raise at(node, "a Pebble expression names this namespace; an environment cannot map it (write the namespace out)")
+            if any(namespace(literal) is not None for pair in _LITERAL.findall(value) for literal in pair if literal):
+                raise at(node, "a Pebble expression names one of the repository's namespaces here; an environment cannot map it "
+                         "(write the namespace out)")
+            dynamic.append(value)  # computed when it runs ({{ flow.namespace }} is the environment's already)
+            continue
         mapped = namespace(value)
         if mapped is None:
             outside.append(value)
@@ -69,32 +75,21 @@ def rewrite(text: str, namespace: Callable[[str], str | None], overlay: FlowOver
             edits += _set_all(text, root, name, values)
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
-    return Rewritten(text, sorted(set(outside)))
+    return Rewritten(text, sorted(set(outside)), sorted(set(dynamic)))
 
 
 def _namespace_nodes(root: Node) -> Iterator[ScalarNode]:
-    """Every scalar that names a namespace statically: the flow's own, then each reference's."""
-    own = _fields(root).get("namespace")
-    if type(own) is ScalarNode:
-        yield own
+    """Every scalar that names a namespace: the value of any `namespace` key (the flow's own, a
+    Subflow's, a Flow trigger's conditions, preconditions and `dependsOn`, a KV or namespace-files
+    task's) and the items of a task's `namespaceFiles.namespaces`."""
     stack = [root]
     while stack:
         node = stack.pop()
         if type(node) is MappingNode:
             fields = _fields(node)
-            kind = (_scalar(fields.get("type")) or "").lower()
-            if kind in SUBFLOW_TASKS:
-                yield from _named(fields)
-            elif kind in FLOW_TRIGGERS:
-                for condition in _mappings(fields.get("conditions")):
-                    if (_scalar(_fields(condition).get("type")) or "").lower() in EXECUTION_FLOW_CONDITIONS:
-                        yield from _named(_fields(condition))
-                preconditions = fields.get("preconditions")
-                if type(preconditions) is MappingNode:
-                    for upstream in _mappings(_fields(preconditions).get("flows")):
-                        yield from _named(_fields(upstream))
-                for upstream in _mappings(fields.get("dependsOn")):
-                    yield from _named(_fields(upstream))
+            named = fields.get("namespace")
+            if type(named) is ScalarNode:
+                yield named
             files = fields.get("namespaceFiles")  # a script task reading other namespaces' files
             if type(files) is MappingNode:
                 listed = _fields(files).get("namespaces")
@@ -103,12 +98,6 @@ def _namespace_nodes(root: Node) -> Iterator[ScalarNode]:
             stack.extend(value for _, value in node.value if type(value) is not ScalarNode)
         elif type(node) is SequenceNode:
             stack.extend(item for item in node.value if type(item) is not ScalarNode)
-
-
-def _named(fields: dict[str, Node]) -> Iterator[ScalarNode]:
-    node = fields.get("namespace")
-    if type(node) is ScalarNode:
-        yield node
 
 
 def _replace(text: str, node: ScalarNode, value: str, plain: str | None = None) -> tuple[int, int, str]:
