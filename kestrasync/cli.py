@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import importlib
 import os
 import signal
 import sys
@@ -24,9 +25,9 @@ from pathlib import Path
 import click
 
 from kestrasync import engine, kinds, walk
-from kestrasync.config import CONFIG_NAME, Overrides, Settings, find_config, load_settings, starter_config, write_config
+from kestrasync.config import CONFIG_NAME, Overrides, Settings, find_config, load_settings, require_config, starter_config, write_config
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PullRefused, ServerUnreachable
-from kestrasync.model import NAMESPACE, ApplyReport, Plan
+from kestrasync.model import NAMESPACE, Action, ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
 from kestrasync.server import Kestra
@@ -179,10 +180,13 @@ def selection_options(command: Callable) -> Callable:
     )(wrapper)
 
 
-def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True) -> Settings:
-    """The settings of this run: the one place flags, environment and file meet."""
+def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True, repository: bool = True) -> Settings:
+    """The settings of this run: the one place flags, environment and file meet. A command that
+    compares a `repository` with a server refuses to run without its kestra-sync.yaml."""
     global _redact
     settings = load_settings(config_file, overrides=overrides, search=search, environment=overrides.environment)
+    if repository and search:
+        require_config(settings)
     _redact = Redactor(settings.server.credentials.secrets())
     if not settings.server.verify_tls:
         source = "--insecure" if overrides.insecure else "server.verify_tls: false"
@@ -337,7 +341,7 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
                     emit(json_render.render_report(ApplyReport()), nl=False)
                 return EXIT_OK
             if not plan_file and not auto_approve:
-                _confirm()
+                _confirm(deletes=result.count(Action.DELETE))
             try:
                 report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
             except Interrupted as error:  # while waiting for the lock: nothing was applied
@@ -379,7 +383,7 @@ def destroy(config_file, overrides, auto_approve, max_deletes, output_format) ->
                 emit(json_render.render_report(ApplyReport()), nl=False)
             return EXIT_OK
         if not auto_approve:
-            _confirm("destroy", "Delete all of this preview?")
+            _confirm("destroy", "Delete all of this preview?", deletes=result.count(Action.DELETE))
         report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
     if output_format == "json":
         emit(json_render.render_report(report), nl=False)
@@ -390,13 +394,18 @@ def destroy(config_file, overrides, auto_approve, max_deletes, output_format) ->
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _confirm(command: str = "apply", question: str = "Apply these changes?") -> None:
+def _confirm(command: str = "apply", question: str = "Apply these changes?", deletes: int = 0) -> None:
+    """Ask on a terminal; what deletes takes the word `yes`, as Terraform asks, not a `y` typed by habit."""
     if not sys.stdin.isatty():
         raise ConfigError(f"{command} needs confirmation: run it on a terminal, or pass --auto-approve (e.g. in CI)")
     # At the prompt, Ctrl-C means "no" at once, not "finish what is in flight".
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        approved = click.confirm(question, default=False)
+        if deletes:
+            answer = click.prompt(f"{question} This deletes {deletes}; only 'yes' is accepted", default="", show_default=False)
+            approved = answer.strip() == "yes"
+        else:
+            approved = click.confirm(question, default=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not approved:
@@ -519,7 +528,7 @@ def pull(config_file, overrides, namespaces, targets, kind_names, prune, dry_run
             emit(json_render.render_pull(result), nl=False)
         return EXIT_OK
     if not auto_approve:
-        _confirm("pull", "Write these files?")
+        _confirm("pull", "Write these files?", deletes=sum(1 for write in result.writes if write.after is None))
     written = engine.write_pulled(result, force=force)
     if output_format == "json":
         emit(json_render.render_pull(result, written), nl=False)
@@ -541,7 +550,7 @@ def validate(paths, config_file, overrides, offline) -> int:
 
         kestra-sync validate flows/
     """
-    settings = settings_from(config_file, overrides)
+    settings = settings_from(config_file, overrides, repository=not paths)
     with ParsePool() as pool:
         local = engine.scan(settings, pool, list(paths) or None).resources()
     given = Kestra(settings.server.kestra_version) if settings.server.kestra_version else None
@@ -627,6 +636,7 @@ def watch(config_file, overrides, prune, dry_run, namespaces, parallelism) -> in
 @click.option("--latency-ms", default=0, type=click.IntRange(0), help="Added latency per request.")
 @click.option("--multi-tenant", is_flag=True, help="Accept any tenant, each with its own store (Enterprise-like).")
 @click.option("--kestra-version", default="1.0", type=click.Choice(["0.24", "1.0", "2.0"]), show_default=True, help="Behaviour to imitate (2.0 serves errors as application/problem+json).")
+@reports_errors
 def emulator(**options) -> None:
     """Run a stand-in Kestra server for tests and demos.
 
@@ -634,6 +644,7 @@ def emulator(**options) -> None:
 
         kestra-sync emulator --port 8080
     """
+    _need_emulator()
     from kestrasync.emulator.server import EmulatorConfig, serve
 
     host, port = options.pop("host"), options.pop("port")
@@ -642,6 +653,16 @@ def emulator(**options) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     serve(config, host=host, port=port, announce=emit)
+
+
+def _need_emulator() -> None:
+    """The emulator's server libraries come with the `emulator` extra."""
+    try:
+        for module in ("starlette", "uvicorn"):
+            importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise ConfigError(f"the built-in emulator needs the `emulator` extra ({error.name} is not installed): "
+                          "pip install 'kestra-sync[emulator]'") from None
 
 
 @main.command()
@@ -654,6 +675,7 @@ def demo(config_file) -> int:
 
         kestra-sync demo
     """
+    _need_emulator()
     from kestrasync.emulator import EmulatorServer
 
     if config_file is None and find_config(Path.cwd()) is None:

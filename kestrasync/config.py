@@ -36,6 +36,7 @@ from kestrasync.walk import ScanOptions, display_path
 from kestrasync.yamltext import YamlProblem, decode_utf8, load_mapping, to_python
 
 CONFIG_NAME = "kestra-sync.yaml"
+CONFIG_NAMES = (CONFIG_NAME, "kestra-sync.yml")  # what is looked for, in this order
 CREDENTIAL_KEYS = frozenset({"username", "password", "token", "api_token", "apiToken"})
 
 
@@ -228,12 +229,21 @@ def write_config(path: Path, text: str) -> None:
 
 
 def find_config(start: Path) -> Path | None:
-    """kestra-sync.yaml in `start` or the nearest directory above it."""
+    """kestra-sync.yaml (or kestra-sync.yml) in `start` or the nearest directory above it."""
     for directory in (start, *start.parents):
-        candidate = directory / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
     return None
+
+
+def require_config(settings: Settings, cwd: Path | None = None) -> None:
+    """Commands that compare a repository with a server need its kestra-sync.yaml: without one, the
+    files planned would be whatever lies in the working directory."""
+    if settings.config_file is None:
+        raise ConfigError(f"no {CONFIG_NAME} (or kestra-sync.yml) in {display_path(cwd or Path.cwd())} or above: run "
+                          "kestra-sync init to write one, or pass --config FILE")
 
 
 def load_settings(
@@ -626,6 +636,10 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 "the server URL must not hold credentials; set KESTRA_USERNAME / KESTRA_PASSWORD instead"
             )
+        if re.search(r"/api(/v1)?/?$", parts.path or ""):
+            root = server.url[: server.url.rfind("/api")]
+            raise ConfigError(f"the server URL is the server's own address ({root}), without Kestra's API path "
+                              f"({parts.path}): kestra-sync adds /api/v1/<tenant> itself")
     if server.credentials.password and not server.credentials.username:
         raise ConfigError("a password was given without a username (KESTRA_USERNAME or --username)")
     for mapping in settings.namespace_files.mappings:

@@ -53,6 +53,9 @@ def save_plan(plan: Plan, path: Path, redact: Callable[[str], str] = str) -> Non
 
 
 def load_plan(path: Path) -> Plan:
+    if path.suffix in (".yml", ".yaml"):
+        raise PlanFileError(f"{path} is a flow file, not a saved plan: apply plans the whole repository; to apply only "
+                            "one flow, pass --target NAMESPACE/ID (a plan file comes from `kestra-sync plan --out FILE`)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

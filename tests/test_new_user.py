@@ -1,0 +1,57 @@
+"""Mistakes a new user makes, each one sentence, exit 1 and nothing written; and the word `yes` for deletes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from support import child_env, flow_yaml, run_on_terminal
+
+
+def test_no_configuration_is_an_error_not_an_empty_plan(repo, cli, probe):
+    (repo.root / "kestra-sync.yaml").unlink()
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    for command in ("plan", "apply", "diff", "pull"):
+        result = cli(command, "--auto-approve") if command in ("apply", "pull") else cli(command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "no kestra-sync.yaml (or kestra-sync.yml) in" in result.stderr and "run kestra-sync init" in result.stderr
+    assert probe.flows() == {}
+    repo.write("kestra-sync.yml", "flows:\n  paths: [flows]\nnamespaces: [company]\n")
+    assert "1 to create" in cli("plan").stdout
+    assert cli("validate", "--offline", "flows").exit_code == 0  # files named: no repository needed
+
+
+def test_a_url_with_the_api_path_gets_a_hint(repo, cli, server):
+    result = cli("plan", env={"KESTRA_URL": server.url + "/api/v1"})
+    assert result.exit_code == 1
+    assert f"the server URL is the server's own address ({server.url}), without Kestra's API path (/api/v1)" in result.stderr
+
+
+def test_apply_of_a_flow_file_says_to_use_target(repo, cli, probe):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    result = cli("apply", "flows/a.yaml")
+    assert result.exit_code == 1 and "flows/a.yaml is a flow file, not a saved plan" in result.stderr and "--target" in result.stderr
+    assert probe.flows() == {}
+
+
+def test_the_emulator_without_its_extra_says_what_to_install(repo):
+    blocked = "import sys; sys.modules['starlette'] = None; from kestrasync.cli import main; sys.argv = ['kestra-sync', '{}']; main()"
+    for command in ("emulator", "demo"):
+        done = subprocess.run([sys.executable, "-c", blocked.format(command)], capture_output=True, text=True, cwd=repo.root,
+                              env=child_env(), timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert "the built-in emulator needs the `emulator` extra" in done.stderr and "pip install 'kestra-sync[emulator]'" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_plan_that_deletes_takes_the_word_yes(repo, probe, server):
+    repo.write("flows/keep.yaml", flow_yaml("company.team", "keep"))
+    probe.create(flow_yaml("company.team", "keep"))
+    probe.create(flow_yaml("company.team", "orphan", message="no file"))
+    env = child_env(server)
+    code, output = run_on_terminal(["apply", "--prune"], env, repo.root, answer="y")
+    assert code == 1 and "only 'yes' is accepted" in output and "Apply cancelled; nothing was changed." in output
+    assert "company.team/orphan" in probe.flows()
+    code, output = run_on_terminal(["apply", "--prune"], env, repo.root, answer="yes")
+    assert code == 0, output
+    assert set(probe.flows()) == {"company.team/keep"}
