@@ -63,8 +63,15 @@ def emit(text: str = "", *, err: bool = False, nl: bool = True, color: bool | No
     click.echo(_redact(text), err=err, nl=nl, color=color)
 
 
+_color = "auto"  # --color
+
+
 def use_color() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """Colour when asked (--color always), never when asked not to; else on a terminal that can show
+    it, unless NO_COLOR says otherwise (no-color.org)."""
+    if _color != "auto":
+        return _color == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -239,8 +246,12 @@ class ParsePool(Executor):
 
 @click.group(name="kestra-sync", cls=KestraSyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kestra-sync", prog_name="kestra-sync")
-def main() -> None:
+@click.option("--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              envvar="KESTRA_SYNC_COLOR", help="Colours: on a terminal (auto; NO_COLOR and TERM=dumb turn them off), always (CI logs), never.")
+def main(color: str) -> None:
     """GitOps for Kestra: plan and apply a repository of flows and namespace files against a Kestra server."""
+    global _color
+    _color = color
 
 
 _FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)

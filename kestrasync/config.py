@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from kestrasync.applier import PARALLELISM
@@ -278,7 +279,8 @@ def load_settings(
         for path, value in values.items():
             settings = _assign(settings, path, value)
         settings = replace(settings, config_file=config, environments=tuple(defined))
-    variables = {**read_dotenv(cwd / ".env"), **environ}
+    dotenv = {} if config is None or config.parent.absolute() == cwd.absolute() else read_dotenv(config.parent / ".env")
+    variables = {**dotenv, **read_dotenv(cwd / ".env"), **environ}
     name = environment or variables.get(ENVIRONMENT_VARIABLE) or None
     own: dict[str, object] = {}
     if name is not None:
@@ -540,22 +542,14 @@ def _check_layout(template: str, name: str, where: SourceLocation) -> None:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file (comments, `export` and quotes allowed); missing file = empty."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+    """The variables of a .env file (python-dotenv's reading: quotes, `export`, inline comments);
+    a missing file is empty."""
+    if not path.is_file():
         return {}
-    values = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    try:
+        return {key: value for key, value in dotenv_values(path, encoding="utf-8").items() if value is not None}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {display_path(path)}: {error}") from None
 
 
 _ENVIRONMENT = {

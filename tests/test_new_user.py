@@ -55,3 +55,33 @@ def test_a_plan_that_deletes_takes_the_word_yes(repo, probe, server):
     code, output = run_on_terminal(["apply", "--prune"], env, repo.root, answer="yes")
     assert code == 0, output
     assert set(probe.flows()) == {"company.team/keep"}
+
+
+def test_colour_is_asked_for_or_not(repo, server):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    env = {k: v for k, v in child_env(server).items() if k not in ("NO_COLOR", "TERM")}
+    assert "\x1b[" in run_on_terminal(["plan"], env, repo.root)[1]
+    assert "\x1b[" not in run_on_terminal(["plan"], {**env, "TERM": "dumb"}, repo.root)[1]
+    assert "\x1b[" not in run_on_terminal(["--color", "never", "plan"], env, repo.root)[1]
+    piped = subprocess.run([sys.executable, "-m", "kestrasync", "--color", "always", "plan"], capture_output=True, text=True,
+                           cwd=repo.root, env=env, timeout=60)
+    assert "\x1b[32m" in piped.stdout  # CI: no terminal, colour forced
+    forced = subprocess.run([sys.executable, "-m", "kestrasync", "plan"], capture_output=True, text=True, cwd=repo.root,
+                            env={**env, "KESTRA_SYNC_COLOR": "always"}, timeout=60)
+    assert "\x1b[32m" in forced.stdout
+
+
+def test_dotenv_beside_the_configuration_with_an_inline_comment(repo, server, monkeypatch):
+    from kestrasync.config import load_settings
+
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    repo.write(".env", f"KESTRA_URL={server.url}\nKESTRA_USERNAME={server.config.username}\n"
+                       f"KESTRA_PASSWORD={server.config.password}  # the emulator's default\n")
+    (repo.root / "flows" / "sub").mkdir()
+    monkeypatch.chdir(repo.root / "flows" / "sub")
+    settings = load_settings(environ={})
+    assert settings.server.credentials.password == server.config.password  # not "... # the emulator's default"
+    env = {k: v for k, v in child_env().items() if not k.startswith("KESTRA_") or k == "KESTRA_SYNC_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-m", "kestrasync", "plan"], capture_output=True, text=True, cwd=repo.root / "flows" / "sub",
+                          env=env, timeout=60)
+    assert done.returncode == 0 and "1 to create" in done.stdout, done.stderr
