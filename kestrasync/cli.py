@@ -574,8 +574,7 @@ def validate(paths, config_file, overrides, offline) -> int:
         try:
             diagnostics = engine.validate(local, conn, settings)
         except ServerUnreachable as error:
-            emit(f"Warning: {error} Only the local checks were made.", err=True)
-            return EXIT_OK
+            raise ServerUnreachable(f"{error} The files pass the local checks; pass --offline to make only those.") from None
     for line in text_render.render_diagnostics(diagnostics, use_color()):
         emit(line, err=True)
     emit(f"The server at {settings.server.url} validated {len(local)} flow(s).")

@@ -378,9 +378,13 @@ def validate(local: Sequence[Local], conn: Connection, settings: Settings) -> tu
     """What the server's version refuses (ScanFailed), then the server's warnings on every resource;
     raises ValidationFailed on any refusal."""
     admit(local, settings, identify(conn, settings))
+    together = frozenset(resource.key for resource in local)  # a subflow validated with its caller is no missing one
     found: list[Diagnostic] = []
-    for kind in kinds.ranked():
-        found += kind.validate(conn, [r for r in local if r.key.kind == kind.info.name], frozenset())
+    try:
+        for kind in kinds.ranked():
+            found += kind.validate(conn, [r for r in local if r.key.kind == kind.info.name], together)
+    except ValidationFailed as refused:
+        raise ValidationFailed(refused.diagnostics, applying=False) from None
     return tuple(found)
 
 

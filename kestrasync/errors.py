@@ -98,11 +98,12 @@ class StalePlan(KestraSyncError):
 class ValidationFailed(KestraSyncError):
     """The server's validation refused some changed resources."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic]):
+    def __init__(self, diagnostics: Iterable[Diagnostic], applying: bool = True):
         self.diagnostics = tuple(diagnostics)
         lines = [str(d) for d in self.diagnostics]
         kinds = sorted({d.key.kind for d in self.diagnostics if d.key}) or ["resource"]
-        super().__init__("\n".join(lines + [f"The server refused {len(lines)} {' or '.join(kinds)}(s) in validation; nothing was applied."]))
+        verdict = "; nothing was applied." if applying else "."
+        super().__init__("\n".join(lines + [f"The server refused {len(lines)} {' or '.join(kinds)}(s) in validation{verdict}"]))
 
 
 class LockHeld(KestraSyncError):

@@ -85,3 +85,15 @@ def test_dotenv_beside_the_configuration_with_an_inline_comment(repo, server, mo
     done = subprocess.run([sys.executable, "-m", "kestrasync", "plan"], capture_output=True, text=True, cwd=repo.root / "flows" / "sub",
                           env=env, timeout=60)
     assert done.returncode == 0 and "1 to create" in done.stdout, done.stderr
+
+
+def test_validate_knows_the_flows_it_validates_together(repo, cli):
+    repo.write("flows/parent.yaml", flow_yaml("company.team", "parent").replace(
+        "tasks:\n", "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n", 1))
+    repo.write("flows/child.yaml", flow_yaml("company.team", "child"))
+    result = cli("validate")
+    assert result.exit_code == 0, result.output
+    assert "not found" not in result.stderr and "The server at" in result.stdout
+    repo.write("flows/bad.yaml", flow_yaml("company.team", "bad", extra="labels:\n  system.team: x\n"))
+    refused = cli("validate")
+    assert refused.exit_code == 1 and "in validation." in refused.stderr and "nothing was applied" not in refused.stderr

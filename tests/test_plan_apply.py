@@ -321,7 +321,7 @@ def test_validate_command_uses_the_server_when_it_answers(repo, cli, server):
     offline = cli("validate", "--offline")
     assert offline.exit_code == 0 and "2 flow(s) pass the local checks." in offline.stdout
     down = cli("validate", "--url", "http://127.0.0.1:9")
-    assert down.exit_code == 0 and "Only the local checks were made." in down.stderr
+    assert down.exit_code == 1 and "pass --offline to make only those" in down.stderr
 
 
 def test_revisions_are_read_for_the_flows_that_change_across_search_pages(repo, cli, probe):
