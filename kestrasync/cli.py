@@ -26,7 +26,7 @@ import click
 
 from kestrasync import engine, kinds, walk
 from kestrasync.config import CONFIG_NAME, Overrides, Settings, find_config, load_settings, require_config, starter_config, write_config
-from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PullRefused, ServerUnreachable
+from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
 from kestrasync.model import NAMESPACE, Action, ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
@@ -84,6 +84,8 @@ def reports_errors(command: Callable) -> Callable:
         except KestraSyncError as error:
             if kwargs.get("output_format") == "json":
                 emit(json_render.render_error(str(error)), nl=False)
+            elif isinstance(error, PlanRefused) and error.plan is not None:  # the plan first: what would have gone
+                emit(render_plan(error.plan, kwargs.get("output_format") or "text"), nl=False, color=use_color())
             show_error(error)
             return error.exit_code
 

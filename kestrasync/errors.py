@@ -69,7 +69,12 @@ class PlanFileError(KestraSyncError):
 
 
 class PlanRefused(KestraSyncError):
-    """The plan breaks a guardrail (too many deletes, an emptied namespace, ...)."""
+    """The plan breaks a guardrail (too many deletes, an emptied namespace, ...); `plan`, when there is
+    one, is what was refused (shown before the refusal)."""
+
+    def __init__(self, message: str, plan=None):
+        super().__init__(message)
+        self.plan = plan
 
 
 STALE_NAMED = 10  # a stale plan names this many resources: a whole-repository edit must not fill the screen

@@ -152,15 +152,15 @@ def make_plan(
             deletes.append(change)
         else:
             writes.append(change)
-    for kind in planned:
-        _check_prune(kind, deletes, writes, remote, options.prune)
+    refusals = [refusal for kind in planned for refusal in _check_prune(kind, deletes, writes, remote, options.prune)]
     if options.owner is not None:
         notes += _taken_over(writes, options.owner)
+    notes += _still_referenced(deletes, local_by_key, remote)
     references = {c.key: c.after.references for c in writes}
     ordered = _order(writes, references, reverse=False)
     references = {c.key: kinds.get(c.key.kind).references(c.before) for c in deletes}
     ordered += _order(deletes, references, reverse=True)
-    return Plan(
+    plan = Plan(
         server=server,
         tenant=tenant,
         scope=options.ownership.scopes,
@@ -173,6 +173,33 @@ def make_plan(
         created_at=created_at,
         unmanaged=_unmanaged(left, [c.after for c in writes if c.action is Action.CREATE]),
     )
+    if refusals:
+        raise PlanRefused(" ".join(refusals), plan)
+    return plan
+
+
+def _still_referenced(deletes: list[Change], local: Mapping[Key, Local], remote: Mapping[Key, Remote]) -> list[Diagnostic]:
+    """A warning for each delete that resources staying on the server still reference (a flow whose
+    Subflow calls it, or whose Flow trigger listens to it)."""
+    deleted = {change.key for change in deletes}
+    if not deleted:
+        return []
+    referencing: dict[Key, set[Key]] = {}
+    for key, resource in local.items():
+        for target in resource.references:
+            referencing.setdefault(target, set()).add(key)
+    for key, resource in remote.items():
+        if key not in deleted and key not in local:
+            for target in kinds.get(key.kind).references(resource):
+                referencing.setdefault(target, set()).add(key)
+    notes = []
+    for key in sorted(deleted):
+        users = sorted(referencing.get(key, set()) - deleted)
+        if users:
+            noun = kinds.get(key.kind).info.noun
+            notes.append(Diagnostic(Severity.WARNING, f"{noun} {key} is deleted, but {', '.join(map(str, users))} still "
+                                    "call or listen to it", key))
+    return notes
 
 
 def _taken_over(writes: list[Change], owner: str) -> list[Diagnostic]:
@@ -202,26 +229,25 @@ def _unmanaged(left: list[Remote], creates: list[Local]) -> tuple[Unmanaged, ...
     return tuple(found)
 
 
-def _check_prune(kind: Kind, deletes: list[Change], writes: list[Change], remote: Mapping[Key, Remote], prune: PruneOptions) -> None:
+def _check_prune(kind: Kind, deletes: list[Change], writes: list[Change], remote: Mapping[Key, Remote], prune: PruneOptions) -> list[str]:
     """The guardrails, counted within one kind: a plan may delete up to `max_deletes` flows and as
-    many files, and never the last resource of its kind in a namespace."""
+    many files, and never the last resource of its kind in a namespace. What each one refuses, in a
+    sentence naming what would go."""
     name, noun = kind.info.name, kind.info.noun
-    deleted = {c.key for c in deletes if c.key.kind == name}
+    deleted = sorted(c.key for c in deletes if c.key.kind == name)
     if len(deleted) > prune.max_deletes:
-        raise PlanRefused(
-            f"Prune would delete {len(deleted)} {kind.info.plural}, more than max_deletes ({prune.max_deletes}); "
-            f"nothing was applied. If that is intended, pass --max-deletes {len(deleted)}."
-        )
+        return [f"Prune would delete {len(deleted)} {kind.info.plural}, more than max_deletes ({prune.max_deletes}): "
+                f"{', '.join(map(str, deleted))}; nothing was applied. If that is intended, pass --max-deletes {len(deleted)}."]
     if prune.allow_empty:
-        return
+        return []
     created = {c.key.namespace for c in writes if c.action is Action.CREATE and c.key.kind == name}
     for namespace in sorted({k.namespace for k in deleted}):
         survivors = [k for k in remote if k.kind == name and k.namespace == namespace and k not in deleted]
         if not survivors and namespace not in created:
-            raise PlanRefused(
-                f"Prune would delete every {noun} of namespace '{namespace}'; nothing was applied. "
-                "If that is intended, pass --allow-empty."
-            )
+            gone = ", ".join(str(k) for k in deleted if k.namespace == namespace)
+            return [f"Prune would delete every {noun} of namespace '{namespace}' ({gone}); nothing was applied. "
+                    "If that is intended, pass --allow-empty."]
+    return []
 
 
 def _order(changes: list[Change], references: Mapping[Key, tuple[Key, ...]], *, reverse: bool) -> list[Change]:

@@ -291,7 +291,7 @@ def test_prune_never_empties_owned_namespaces_from_an_empty_repository(repo, cli
     if flows_dir == "empty":
         (repo.root / "flows").mkdir()
         result = cli("apply", "--auto-approve", "--prune", "--max-deletes", "100")
-        refused(result, "Prune would delete every flow of namespace 'company.sales'; nothing was applied.")
+        refused(result, "Prune would delete every flow of namespace 'company.sales' (")
     else:  # a typo in flows.paths must not read as "the repository declares nothing"
         result = cli("apply", "--auto-approve", "--prune", "--allow-empty", "--max-deletes", "100")
         refused(result, "flows:1:1: no such file or directory")

@@ -55,7 +55,9 @@ def test_more_deletes_than_max_deletes_is_refused(repo, cli, probe):
     repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
     refused = cli("apply", "--auto-approve", "--prune", "--max-deletes", "2")
     assert refused.exit_code == 1
-    assert "Prune would delete 3 flows, more than max_deletes (2); nothing was applied." in refused.stderr
+    assert ("Prune would delete 3 flows, more than max_deletes (2): company.team/old0, company.team/old1, company.team/old2; "
+            "nothing was applied.") in refused.stderr
+    assert "Flows to DELETE (prune):" in refused.stdout and "- company.team/old2" in refused.stdout  # the plan, shown
     assert len(probe.flows()) == 4
     allowed = cli("apply", "--auto-approve", "--prune", "--max-deletes", "3")
     assert allowed.exit_code == 0
@@ -67,7 +69,7 @@ def test_emptying_a_namespace_is_refused_unless_allowed(repo, cli, probe):
     repo.write("flows/keep.yml", flow_yaml("company.team", "keep"))
     refused = cli("apply", "--auto-approve", "--prune")
     assert refused.exit_code == 1
-    assert "Prune would delete every flow of namespace 'company.legacy'" in refused.stderr
+    assert "Prune would delete every flow of namespace 'company.legacy' (company.legacy/a, company.legacy/b)" in refused.stderr
     assert "--allow-empty" in refused.stderr
     assert set(probe.flows()) == {"company.legacy/a", "company.legacy/b"}
     assert cli("apply", "--auto-approve", "--prune", "--allow-empty").exit_code == 0
@@ -135,3 +137,14 @@ def test_a_server_flow_this_release_would_refuse_keeps_its_references(repo, cli,
     assert plan["changes"][2]["depends_on"] == ["flow:company.old/zz_caller"]
     applied = output_json(cli("apply", "--auto-approve", "--prune", "--format", "json"))
     assert [r["address"] for r in applied["results"]] == ["company.old/z_new", "company.old/zz_caller", "company.old/aa_child"]
+
+
+def test_a_delete_that_others_still_call_is_a_warning(repo, cli, probe):
+    seed(probe, "company.team/helper")
+    caller = flow_yaml("company.team", "caller").replace(
+        "tasks:\n", "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: helper\n", 1)
+    repo.write("flows/caller.yml", caller)
+    plan = output_json(cli("plan", "--prune", "--no-validate", "--format", "json"))
+    assert [c["address"] for c in plan["changes"] if c["action"] == "delete"] == ["company.team/helper"]
+    assert ("flow company.team/helper is deleted, but company.team/caller still call or listen to it"
+            in [d["message"] for d in plan["diagnostics"]])
