@@ -284,8 +284,23 @@ def plan(
         options = plan_options(settings, request, workspace)
         fetched = _fetch(conn, settings, options.ownership.scopes)
     local = admit(local, settings, conn.kestra)
-    result = plan_against(local, _decode(fetched, local), options, conn, request.validate, settings)
+    remote = _decode(fetched, local)
+    _check_selection(request, options, {resource.key for resource in local} | set(remote))
+    result = plan_against(local, remote, options, conn, request.validate, settings)
     return replace(result, diagnostics=result.diagnostics + tuple(notes)) if notes else result
+
+
+def _check_selection(request: PlanRequest, options: PlanOptions, keys: set[Key]) -> None:
+    """A --namespace or --target that matches nothing, in the files or on the server, is a mistake
+    (a typo), not "No changes"."""
+    for asked, namespace in zip(request.selected_namespaces, options.selected_namespaces):
+        if not any(in_namespace(key.namespace, namespace) for key in keys):
+            raise ConfigError(f"--namespace {asked} matches no file and nothing on the server")
+    if request.targets is not None and options.targets is not None:
+        wanted = {(key.namespace, key.name) for key in options.targets}
+        found = {(key.namespace, key.name) for key in keys}
+        for namespace, name in sorted(wanted - found):
+            raise ConfigError(f"--target {namespace}/{name} matches no file and nothing on the server")
 
 
 def plan_against(local: Sequence[Local], remote: Mapping[Key, Remote], options: PlanOptions, conn: Connection, validate: bool = True,

@@ -97,3 +97,16 @@ def test_validate_knows_the_flows_it_validates_together(repo, cli):
     repo.write("flows/bad.yaml", flow_yaml("company.team", "bad", extra="labels:\n  system.team: x\n"))
     refused = cli("validate")
     assert refused.exit_code == 1 and "in validation." in refused.stderr and "nothing was applied" not in refused.stderr
+
+
+def test_a_selection_that_matches_nothing_is_an_error(repo, cli, probe):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    probe.create(flow_yaml("company.data", "b"))
+    assert "1 to create" in cli("plan", "--namespace", "company.team").stdout
+    assert cli("plan", "--namespace", "company.data").exit_code == 0  # on the server only
+    typo = cli("plan", "--namespace", "company.taem")
+    assert typo.exit_code == 1 and "--namespace company.taem matches no file and nothing on the server" in typo.stderr
+    assert cli("plan", "--target", "company.data/b").exit_code == 0
+    missing = cli("apply", "--auto-approve", "--target", "company.team/nope")
+    assert missing.exit_code == 1 and "--target company.team/nope matches no file and nothing on the server" in missing.stderr
+    assert set(probe.flows()) == {"company.data/b"}
