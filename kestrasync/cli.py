@@ -555,15 +555,21 @@ def pull(config_file, overrides, namespaces, targets, kind_names, prune, dry_run
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @server_options
 @click.option("--offline", is_flag=True, help="Only the local checks, even when a server is configured.")
+@click.option("--only-configured", is_flag=True, help="Of the PATHS named, skip those kestra-sync.yaml does not read (a pre-commit hook's staged files).")
 @one_shot
-def validate(paths, config_file, overrides, offline) -> int:
-    """Check flow files: locally, then by the server when one is configured and reachable.
+def validate(paths, config_file, overrides, offline, only_configured) -> int:
+    """Check flow and namespace files: locally, then by the server when one is configured.
 
     Example:
 
         kestra-sync validate flows/
     """
-    settings = settings_from(config_file, overrides, repository=not paths)
+    settings = settings_from(config_file, overrides, repository=not paths or only_configured)
+    if only_configured and paths:
+        paths = tuple(path for path in paths if engine.read_by_repository(settings, path))
+        if not paths:
+            emit("No flow or namespace file among the files named.")
+            return EXIT_OK
     with ParsePool() as pool:
         local = engine.scan(settings, pool, list(paths) or None).resources()
     given = Kestra(settings.server.kestra_version) if settings.server.kestra_version else None

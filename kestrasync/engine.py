@@ -41,11 +41,11 @@ from kestrasync.pull import edits as pull_edits
 from kestrasync.server import Kestra, detect, namespaces
 from kestrasync.walk import display_path
 from kestrasync.kinds.base import Kind
-from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, parse_as, scan, watched_roots
+from kestrasync.workspace import Workspace, configured_roots, files_noun, in_use, parse_as, read_by, scan, watched_roots
 
 __all__ = [  # the library API (the scan stage comes from kestrasync.workspace)
     "PlanRequest", "Workspace", "addressed", "admit", "apply", "check_fresh", "check_managed", "check_watchable", "destroy_plan", "configured_roots", "connect", "files_noun", "identify", "plan",
-    "on_server", "plan_against", "plan_options", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
+    "on_server", "plan_against", "plan_options", "read_by_repository", "prune_paused", "PullRequest", "pull_plan", "require_environment", "read", "record", "refresh", "remember", "scan", "sync",
     "server_namespaces", "suggested_namespaces", "undeclared", "validate", "validate_plan", "watch_plan", "watched_roots", "write_pulled",
 ]
 
@@ -492,6 +492,11 @@ def sync(plan: Plan, conn: Connection, settings: Settings, *, on_result: ResultC
 
 # ---------------------------------------------------------------------------------------------
 # Pull: the server into the repository
+
+
+def read_by_repository(settings: Settings, path: Path | str) -> bool:
+    """Whether the repository's scan reads this file (a pre-commit hook is given every staged file)."""
+    return read_by(settings, str(path))
 
 
 def server_namespaces(conn: Connection) -> list[str]:

@@ -147,6 +147,17 @@ def scan(settings: Settings, pool: Executor | None = None, paths: Sequence[Path]
     return workspace
 
 
+def read_by(settings: Settings, path: str) -> bool:
+    """Whether a scan of the repository reads the file `path` (under a kind's folders, taken by its
+    globs and ignore file)."""
+    return any(_takes(tree, os.path.abspath(path)) for tree in _trees(settings))
+
+
+def _takes(tree: Tree, path: str) -> bool:
+    below = any(path == str(root.absolute()) or path.startswith(os.path.join(root.absolute(), "")) for root in tree.options.roots)
+    return below and _accepts(tree, path)
+
+
 def parse_as(settings: Settings, path: str, data: bytes) -> tuple[list[Local], list[FileError]] | None:
     """What `data` would declare as the file `path`, read by the kinds whose folders take that path;
     None when none does (kestra-sync would not read the file)."""
@@ -154,8 +165,7 @@ def parse_as(settings: Settings, path: str, data: bytes) -> tuple[list[Local], l
     problems: list[FileError] = []
     read = False
     for tree in _trees(settings):
-        below = any(path == str(root.absolute()) or path.startswith(os.path.join(root.absolute(), "")) for root in tree.options.roots)
-        if below and _accepts(tree, path):
+        if _takes(tree, path):
             read = True
             _, (resources, errors) = tree.parse(data, walk.display_path(path))
             found += resources

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from support import child_env, flow_yaml, run_on_terminal
 
@@ -110,3 +111,33 @@ def test_a_selection_that_matches_nothing_is_an_error(repo, cli, probe):
     missing = cli("apply", "--auto-approve", "--target", "company.team/nope")
     assert missing.exit_code == 1 and "--target company.team/nope matches no file and nothing on the server" in missing.stderr
     assert set(probe.flows()) == {"company.data/b"}
+
+
+def test_the_pre_commit_hook_checks_only_the_staged_files_the_repository_reads(repo):
+    import shlex
+
+    import yaml
+
+    hook = yaml.safe_load((Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text())[0]
+    assert hook["id"] == "kestra-sync-validate" and hook["pass_filenames"] is True
+    repo.config("flows:\n  paths: [flows]\n  exclude: ['flows/drafts/**']\nnamespaces: [company]\n")
+    repo.write("flows/ok.yaml", flow_yaml("company.team", "ok"))
+    repo.write("flows/drafts/wip.yaml", "id: [unfinished\n")  # excluded: skipped even when named
+    repo.write("notes.txt", "not a flow\n")
+    git = lambda *args: subprocess.run(["git", "-C", str(repo.root), *args], check=True, capture_output=True, text=True).stdout
+    git("init", "-q")
+    git("add", ".")
+
+    def run_hook() -> subprocess.CompletedProcess:
+        staged = git("diff", "--cached", "--name-only").split()
+        entry = shlex.split(hook["entry"])
+        return subprocess.run([sys.executable, "-m", "kestrasync", *entry[1:], *staged], capture_output=True, text=True,
+                              cwd=repo.root, env=child_env(), timeout=60)
+
+    passed = run_hook()
+    assert passed.returncode == 0, passed.stderr
+    assert "1 flow(s) pass the local checks." in passed.stdout
+    repo.write("flows/bad.yaml", flow_yaml("company.team", "bad").replace("tasks:", "tasks: []\nfoo:", 1))
+    git("add", "flows/bad.yaml")
+    failed = run_hook()
+    assert failed.returncode == 1 and "flows/bad.yaml:" in failed.stderr
