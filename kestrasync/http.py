@@ -264,6 +264,12 @@ class Connection:
                     f"The TLS certificate of {self.url} could not be verified ({certificate.verify_message}); "
                     "pass --ca-cert FILE with the CA that signed it, or --insecure to skip verification."
                 ) from None
+            handshake = _cause(error, ssl.SSLError)
+            if handshake is not None and "WRONG_VERSION_NUMBER" in str(handshake):  # TLS spoken to a plain-HTTP port
+                raise ServerUnreachable(
+                    f"The server at {self.url} does not speak TLS on that port: it looks like plain HTTP; "
+                    f"use {'http://' + self.url.removeprefix('https://')} (or the server's TLS port)."
+                ) from None
             raise Transient(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}."), request=request) from None
         except httpx.ConnectTimeout as error:
             raise Transient(ServerUnreachable(f"Cannot reach the Kestra server at {self.url}: {_reason(error)}."), request=request) from None

@@ -141,3 +141,10 @@ def test_the_pre_commit_hook_checks_only_the_staged_files_the_repository_reads(r
     git("add", "flows/bad.yaml")
     failed = run_hook()
     assert failed.returncode == 1 and "flows/bad.yaml:" in failed.stderr
+
+
+def test_https_against_a_plain_http_server_gets_a_hint(repo, cli, server):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    result = cli("plan", env={"KESTRA_URL": server.url.replace("http://", "https://")})
+    assert result.exit_code == 1
+    assert "does not speak TLS on that port: it looks like plain HTTP; use http://" in result.stderr
