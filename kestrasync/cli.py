@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 
 from kestrasync import engine, kinds, walk
-from kestrasync.config import CONFIG_NAME, Overrides, Settings, find_config, load_settings, require_config, starter_config, write_config
+from kestrasync.config import CONFIG_NAME, Overrides, Settings, load_settings, require_config, starter_config, write_config
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
 from kestrasync.model import NAMESPACE, Action, ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
@@ -673,6 +673,9 @@ def emulator(**options) -> None:
     serve(config, host=host, port=port, announce=emit)
 
 
+EXAMPLE = Path(__file__).parent / "examples" / CONFIG_NAME  # the demo's repository, package data
+
+
 def _need_emulator() -> None:
     """The emulator's server libraries come with the `emulator` extra."""
     try:
@@ -689,6 +692,8 @@ def _need_emulator() -> None:
 def demo(config_file) -> int:
     """Try kestra-sync without a Kestra server: start the built-in emulator, then plan, apply and plan again.
 
+    Runs on the example repository that ships with kestra-sync (or on --config's).
+
     Example:
 
         kestra-sync demo
@@ -696,8 +701,7 @@ def demo(config_file) -> int:
     _need_emulator()
     from kestrasync.emulator import EmulatorServer
 
-    if config_file is None and find_config(Path.cwd()) is None:
-        raise ConfigError("no kestra-sync.yaml here or above: run the demo from a clone of the kestra-sync repository")
+    config_file = config_file or EXAMPLE
     with EmulatorServer() as emulator:
         config = emulator.config
         settings = load_settings(config_file, overrides=Overrides(url=emulator.url, username=config.username, password=config.password))

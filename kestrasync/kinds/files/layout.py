@@ -53,7 +53,7 @@ class FileOptions:
     paths: tuple[Path, ...] = ()
     mappings: tuple[FolderMapping, ...] = ()
     include: tuple[str, ...] = ("**",)
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ("**/__pycache__/**",)  # Python's compiled scripts: never the repository's
     max_file_bytes: int = MAX_FILE_BYTES
     adopted: tuple[str, ...] = ()  # namespaces mapped by the convention even with no folder yet (pull)
     server_names: Callable[[str], str] | None = None  # what the server calls a namespace (an environment's)
