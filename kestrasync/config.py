@@ -279,8 +279,11 @@ def load_settings(
         for path, value in values.items():
             settings = _assign(settings, path, value)
         settings = replace(settings, config_file=config, environments=tuple(defined))
-    dotenv = {} if config is None or config.parent.absolute() == cwd.absolute() else read_dotenv(config.parent / ".env")
-    variables = {**dotenv, **read_dotenv(cwd / ".env"), **environ}
+    beside = {} if config is None or config.parent.absolute() == cwd.absolute() else read_dotenv(config.parent / ".env")
+    here = read_dotenv(cwd / ".env")
+    variables = {**beside, **here, **environ}
+    where = {**dict.fromkeys(beside, display_path(config.parent / ".env") if config else ".env"),
+             **dict.fromkeys(here, display_path(cwd / ".env")), **dict.fromkeys(environ, "the environment")}
     name = environment or variables.get(ENVIRONMENT_VARIABLE) or None
     own: dict[str, object] = {}
     if name is not None:
@@ -299,8 +302,10 @@ def load_settings(
         flows = settings.overlays.get("flow") or FlowOverlay()
         settings = replace(settings, overlays={**settings.overlays, "flow": replace(flows, labels={**flows.labels, OWNER_LABEL: settings.owner})})
     settings = _without_namespace_files(settings)
-    found = _from_environment(variables, name, own, ("server", "url") in defined.get(name, {}))
-    settings = _with_server(settings, found, overrides)
+    used: dict[str, str] = {}
+    found = _from_environment(variables, name, own, ("server", "url") in defined.get(name, {}), used)
+    settings = _with_server(settings, found, overrides, {target: (variable, where.get(variable, "the environment"))
+                                                         for target, variable in used.items()})
     settings = _with_flags(settings, overrides)
     _check(settings)
     return settings
@@ -325,9 +330,11 @@ def _assign(value, path: tuple[str, ...], new):
     return replace(value, **{name: _assign(getattr(value, name), tuple(rest), new) if rest else new})
 
 
-def _with_server(settings: Settings, environment: dict[str, str], flags: Overrides) -> Settings:
+def _with_server(settings: Settings, environment: dict[str, str], flags: Overrides,
+                 origins: Mapping[str, tuple[str, str]] | None = None) -> Settings:
     """The server's URL, tenant and credentials: flags over the environment over the file.
-    Credentials come as a kind (user and password, or a token): a kind given by flags wins whole."""
+    Credentials come as a kind (user and password, or a token): a kind given by flags wins whole.
+    `origins` says where each environment value came from (variable, `.env`), for messages."""
     server = settings.server
     url = _first(flags.url, environment.get("url"), server.url)
     tenant = _first(flags.tenant, environment.get("tenant"), server.tenant)
@@ -339,7 +346,13 @@ def _with_server(settings: Settings, environment: dict[str, str], flags: Overrid
         source.pop("username", None)
         source.pop("password", None)
     source.update({name: value for name, value in given.items() if value is not None})
-    credentials = Credentials(source.get("username"), source.get("password"), source.get("token"))
+    came_from: dict[str, list[str]] = {}  # where -> the variables or flags
+    for name in ("username", "password", "token"):
+        if source.get(name):
+            variable, place = (f"--{name}", "flags") if given[name] is not None else (origins or {}).get(name, (name, "the environment"))
+            came_from.setdefault(place, []).append(variable)
+    origin = "; ".join(f"{' and '.join(names)} ({place})" for place, names in came_from.items())
+    credentials = Credentials(source.get("username"), source.get("password"), source.get("token"), origin)
     timeout = _first(flags.timeout, server.timeout)
     verify_tls = False if flags.insecure else server.verify_tls
     ca_cert = _first(flags.ca_cert, server.ca_cert)
@@ -562,16 +575,18 @@ _ENVIRONMENT = {
 
 
 def _from_environment(environ: Mapping[str, str], name: str | None = None, own: Mapping[str, object] | None = None,
-                      url_in_file: bool = False) -> dict[str, str]:
+                      url_in_file: bool = False, used: dict[str, str] | None = None) -> dict[str, str]:
     """The server's URL, tenant and credentials from the environment. In an environment, its own
     variables (KESTRA_PROD_URL, KESTRA_PROD_PASSWORD, or the names its `credentials` give) come
     first; the plain ones serve only where it has none, and never for an environment whose section
     names its own server (the plain credentials are another server's)."""
     found = {}
+    used = {} if used is None else used  # target -> the variable it came from
     for target, variables in _ENVIRONMENT.items():
         for variable in variables:
             if environ.get(variable):
                 found[target] = environ[variable]
+                used[target] = variable
                 break
     if name is None:
         return found
@@ -582,6 +597,7 @@ def _from_environment(environ: Mapping[str, str], name: str | None = None, own: 
              for target, suffix in (("url", "URL"), ("tenant", "TENANT"), ("username", "USERNAME"),
                                     ("password", "PASSWORD"), ("token", "API_TOKEN"))}
     chosen = {target: environ[variable] for target, variable in named.items() if environ.get(variable)}
+    used.update((target, named[target]) for target in chosen)
     own_credentials = any(target in chosen for target in ("username", "password", "token")) or any(
         (own or {}).get(k) for k in ("username", "password", "token"))
     if own_credentials or url_in_file:  # a server of its own never gets the plain KESTRA_* credentials

@@ -53,16 +53,19 @@ class Credentials:
     username: str | None = None
     password: str | None = None
     token: str | None = None
+    origin: str = ""  # where they came from, for messages: `KESTRA_PASSWORD (.env)`, `--token`
 
     def __repr__(self) -> str:
         return f"Credentials({self.describe()})"
 
     def describe(self) -> str:
+        """Which credentials, and from where; never the secret."""
+        origin = f", from {self.origin}" if self.origin else ""
         if self.token:
-            return "an API token (Bearer)"
+            return f"an API token (Bearer{origin})"
         if self.username:
-            return f"user '{self.username}' (Basic)"
-        return "no credentials"
+            return f"user '{self.username}' (Basic{origin})"
+        return "a request without credentials (none were given: set KESTRA_USERNAME and KESTRA_PASSWORD, or KESTRA_API_TOKEN)"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -348,10 +351,8 @@ class Connection:
                     f"The Kestra server at {where} ({kestra}) refused {self.credentials.describe()} (401 Unauthorized): "
                     "Kestra Enterprise 2.x takes API tokens only; set KESTRA_API_TOKEN (a token made in Kestra's UI)."
                 )
-            return AuthRejected(
-                f"The Kestra server at {where} refused {self.credentials.describe()} (401 Unauthorized); "
-                "check KESTRA_USERNAME / KESTRA_PASSWORD or KESTRA_API_TOKEN."
-            )
+            advice = "check them" if self.credentials.username or self.credentials.token else "it asks for credentials"
+            return AuthRejected(f"The Kestra server at {where} refused {self.credentials.describe()} (401 Unauthorized); {advice}.")
         if status == 403:
             return AuthRejected(
                 f"The Kestra server at {where} does not allow {self.credentials.describe()} to {method} {path} (403 Forbidden)."

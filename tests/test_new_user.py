@@ -148,3 +148,16 @@ def test_https_against_a_plain_http_server_gets_a_hint(repo, cli, server):
     result = cli("plan", env={"KESTRA_URL": server.url.replace("http://", "https://")})
     assert result.exit_code == 1
     assert "does not speak TLS on that port: it looks like plain HTTP; use http://" in result.stderr
+
+
+def test_credential_errors_say_which_and_from_where(repo, cli, server, monkeypatch):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    none = cli("plan", env={"KESTRA_USERNAME": "", "KESTRA_PASSWORD": ""})
+    assert none.exit_code == 1 and "refused a request without credentials (none were given: set KESTRA_USERNAME" in none.stderr
+    repo.write(".env", f"KESTRA_USERNAME={server.config.username}\nKESTRA_PASSWORD=wrong-one\n")
+    wrong = cli("plan", env={"KESTRA_USERNAME": None, "KESTRA_PASSWORD": None})
+    assert wrong.exit_code == 1
+    assert f"refused user '{server.config.username}' (Basic, from KESTRA_USERNAME and KESTRA_PASSWORD (.env)) (401 Unauthorized)" in wrong.stderr
+    assert "wrong-one" not in wrong.output
+    flags = cli("plan", "--username", "someone@example.com", "--password", "nope", env={"KESTRA_USERNAME": "", "KESTRA_PASSWORD": ""})
+    assert "refused user 'someone@example.com' (Basic, from --username and --password (flags))" in flags.stderr

@@ -161,7 +161,7 @@ def test_no_command_prints_or_saves_a_credential(secure_repo, kestra, auth):
         check(1, "plan", env=env, says=says)
         check(1, "plan", "--format", "json", env=env, says=says)
         check(1, "diff", env=env, says=says)
-        check(1 if env is wrong else 0, "validate", env=env, says=says)  # no server: the local checks, with a warning
+        check(1, "validate", env=env, says=says)  # no server: an error (--offline makes the local checks only)
         check(1, "apply", "--auto-approve", env=env, says=says)
         check(1, "apply", "saved.json", env=env, says=says)
 
@@ -383,7 +383,7 @@ class _Unauthorized(http.server.BaseHTTPRequestHandler):
 def test_tls_certificates_are_verified_unless_told_otherwise(secure_repo, certificate):
     cert, key = certificate
     secure_repo.write("flows/a.yml", flow_yaml("company", "a"))
-    refused = f"refused user '{USER}' (Basic) (401 Unauthorized)"
+    refused = f"refused user '{USER}' (Basic, from KESTRA_USERNAME and KESTRA_PASSWORD (the environment)) (401 Unauthorized)"
     with TlsServer(cert, key) as tls:
         env = {"KESTRA_URL": tls.url, **CREDENTIALS["basic"]}
 

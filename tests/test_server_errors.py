@@ -28,7 +28,8 @@ def test_rejected_password_names_the_user_not_the_secret(repo, server):
     repo.write("flows/a.yml", flow_yaml("company", "a"))
     result = run("plan", env={"KESTRA_URL": server.url, "KESTRA_USERNAME": "admin@kestra.io", "KESTRA_PASSWORD": SECRET})
     assert result.exit_code == 1
-    assert f"The Kestra server at {server.url} refused user 'admin@kestra.io' (Basic) (401 Unauthorized)" in result.stderr
+    assert (f"The Kestra server at {server.url} refused user 'admin@kestra.io' (Basic, from KESTRA_USERNAME and KESTRA_PASSWORD "
+            "(the environment)) (401 Unauthorized); check them.") in result.stderr
     assert SECRET not in result.output
 
 
@@ -36,7 +37,7 @@ def test_rejected_token_says_token_kind_only(repo, server):
     repo.write("flows/a.yml", flow_yaml("company", "a"))
     result = run("plan", env={"KESTRA_URL": server.url, "KESTRA_API_TOKEN": TOKEN})
     assert result.exit_code == 1
-    assert "refused an API token (Bearer)" in result.stderr
+    assert "refused an API token (Bearer, from KESTRA_API_TOKEN (the environment))" in result.stderr
     assert TOKEN not in result.output
 
 
