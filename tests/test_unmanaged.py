@@ -72,6 +72,7 @@ def test_fail_on_unmanaged_fails_plan_and_refuses_apply(repo, cli, probe):
     assert set(probe.flows()) == {"company.team/from_ui"}  # nothing written
     repo.config("flows:\n  paths: [flows]\nnamespaces: [company]\nfail_on_unmanaged: true\n")
     assert cli("plan").exit_code == 1
+    repo.write("flows/other.yml", flow_yaml("company.other", "other"))
     assert cli("plan", "--namespace", "company.other").exit_code == 0  # only what is selected counts
 
 
