@@ -360,13 +360,7 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
             except Interrupted as error:  # while waiting for the lock: nothing was applied
                 show_error(error)
                 return 128 + received[0]
-    if output_format == "json":
-        emit(json_render.render_report(report), nl=False)
-    else:
-        emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
-    if received:
-        return 128 + received[0]
-    return EXIT_OK if report.ok else EXIT_ERROR
+    return _reported(report, output_format, received)
 
 
 @main.command()
@@ -398,6 +392,11 @@ def destroy(config_file, overrides, auto_approve, max_deletes, output_format) ->
         if not auto_approve:
             _confirm("destroy", "Delete all of this preview?", deletes=result.count(Action.DELETE))
         report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
+    return _reported(report, output_format, received)
+
+
+def _reported(report: ApplyReport, output_format: str, received: list[int]) -> int:
+    """An apply's report, and its exit code (128 + the signal's number when one stopped it)."""
     if output_format == "json":
         emit(json_render.render_report(report), nl=False)
     else:
