@@ -24,10 +24,11 @@ from pathlib import Path
 
 import click
 
-from kestrasync import engine, kinds, walk
+from kestrasync import ci, engine, kinds, walk
 from kestrasync.config import CONFIG_NAME, Overrides, Settings, load_settings, require_config, starter_config, write_config
-from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
-from kestrasync.model import NAMESPACE, Action, ApplyReport, Plan
+from kestrasync.environments import ENVIRONMENT_VARIABLE
+from kestrasync.errors import ConfigError, ForgeError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
+from kestrasync.model import NAMESPACE, Action, ApplyReport, Diagnostic, Plan, ResultStatus, Severity
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
 from kestrasync.server import Kestra
@@ -189,14 +190,16 @@ def selection_options(command: Callable) -> Callable:
     )(wrapper)
 
 
-def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True, repository: bool = True) -> Settings:
+def settings_from(config_file: Path | None, overrides: Overrides, search: bool = True, repository: bool = True,
+                  secrets: tuple[str, ...] = ()) -> Settings:
     """The settings of this run: the one place flags, environment and file meet. A command that
-    compares a `repository` with a server refuses to run without its kestra-sync.yaml."""
+    compares a `repository` with a server refuses to run without its kestra-sync.yaml. Its
+    credentials, and other `secrets` (a CI token), are hidden from everything printed from then on."""
     global _redact
     settings = load_settings(config_file, overrides=overrides, search=search, environment=overrides.environment)
     if repository and search:
         require_config(settings)
-    _redact = Redactor(settings.server.credentials.secrets())
+    _redact = Redactor(settings.server.credentials.secrets() + secrets)
     if not settings.server.verify_tls:
         source = "--insecure" if overrides.insecure else "server.verify_tls: false"
         emit(f"Warning: TLS certificates are not verified ({source}).", err=True)
@@ -333,9 +336,21 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
 
         kestra-sync plan --out plan.json && kestra-sync apply plan.json
     """
+    settings = settings_from(config_file, overrides.merged(Overrides(lock_timeout=lock_timeout, no_lock=no_lock)))
+    confirm = None if plan_file or auto_approve else lambda plan: _confirm(deletes=plan.count(Action.DELETE))
+    _, report, received = _applied(plan_file, settings, request, output_format, confirm)
+    if report is None:
+        return EXIT_OK if not received else 128 + received[0]
+    return _reported(report, output_format, received)
+
+
+def _applied(plan_file: Path | None, settings: Settings, request: engine.PlanRequest, output_format: str,
+             confirm: Callable[[Plan], None] | None) -> tuple[Plan | None, ApplyReport | None, list[int]]:
+    """Plan (or load a saved plan), show it, have it confirmed, apply it: the plan, the report (None:
+    nothing was applied, there being nothing to do or a stop while waiting for the lock) and the
+    signals received."""
     if plan_file and (request.prune or request.selected_namespaces or request.targets or request.ignore_cosmetic):
         raise ConfigError("--prune, --namespace, --target and --ignore-cosmetic cannot change a saved plan; make a new plan")
-    settings = settings_from(config_file, overrides.merged(Overrides(lock_timeout=lock_timeout, no_lock=no_lock)))
     engine.require_environment(settings, "apply")
     # Planning only reads: a bad file, a bad plan file or a flow the server refuses ends here, before
     # anything (the lock included) is written.
@@ -352,15 +367,15 @@ def apply(plan_file, config_file, overrides, request, auto_approve, lock_timeout
             if not result.has_changes:
                 if output_format == "json":
                     emit(json_render.render_report(ApplyReport()), nl=False)
-                return EXIT_OK
-            if not plan_file and not auto_approve:
-                _confirm(deletes=result.count(Action.DELETE))
+                return result, None, received
+            if confirm is not None:
+                confirm(result)
             try:
                 report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
             except Interrupted as error:  # while waiting for the lock: nothing was applied
                 show_error(error)
-                return 128 + received[0]
-    return _reported(report, output_format, received)
+                return result, None, received
+    return result, report, received
 
 
 @main.command()
@@ -401,6 +416,10 @@ def _reported(report: ApplyReport, output_format: str, received: list[int]) -> i
         emit(json_render.render_report(report), nl=False)
     else:
         emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+    return _reported_code(report, received)
+
+
+def _reported_code(report: ApplyReport, received: list[int]) -> int:
     if received:
         return 128 + received[0]
     return EXIT_OK if report.ok else EXIT_ERROR
@@ -569,23 +588,124 @@ def validate(paths, config_file, overrides, offline, only_configured) -> int:
         if not paths:
             emit("No flow or namespace file among the files named.")
             return EXIT_OK
+    verdicts, diagnostics = _validated(settings, paths, offline)
+    emit(verdicts[0])
+    for line in text_render.render_diagnostics(diagnostics, use_color()):
+        emit(line, err=True)
+    for line in verdicts[1:]:
+        emit(line)
+    return EXIT_OK
+
+
+def _validated(settings: Settings, paths: tuple[Path, ...], offline: bool) -> tuple[list[str], tuple[Diagnostic, ...]]:
+    """The local checks, then the server's unless `offline` or none is configured: the verdicts in
+    words, and the server's warnings. A refusal is an error."""
     with ParsePool() as pool:
         local = engine.scan(settings, pool, list(paths) or None).resources()
     given = Kestra(settings.server.kestra_version) if settings.server.kestra_version else None
     engine.admit(local, settings, given)
     checked = f" for {given}" if given else ""
-    emit(f"{len(local)} flow(s) pass the local checks{checked}.")
+    verdicts = [f"{len(local)} flow(s) pass the local checks{checked}."]
     if offline or not settings.server.url:
-        return EXIT_OK
+        return verdicts, ()
     with _stop_on_signals() as (stop, _), engine.connect(settings, stop) as conn:
         try:
             diagnostics = engine.validate(local, conn, settings)
         except ServerUnreachable as error:
             raise ServerUnreachable(f"{error} The files pass the local checks; pass --offline to make only those.") from None
-    for line in text_render.render_diagnostics(diagnostics, use_color()):
-        emit(line, err=True)
-    emit(f"The server at {settings.server.url} validated {len(local)} flow(s).")
-    return EXIT_OK
+    return verdicts + [f"The server at {settings.server.url} validated {len(local)} flow(s)."], diagnostics
+
+
+@main.command(name="ci")
+@reports_errors
+@click.argument("command", type=click.Choice(["plan", "apply", "validate"]))
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@server_options
+@selection_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="plan: save the plan (the reviewed plan, to apply after merge).")
+@click.option("--offline", is_flag=True, help="validate: only the local checks.")
+@click.option("--no-comment", is_flag=True, help="Do not comment on the pull or merge request.")
+@one_shot
+def ci_command(command, plan_file, config_file, overrides, request, out, offline, no_comment) -> int:
+    """Plan, apply or validate in CI, and say so where reviewers look.
+
+    In GitHub Actions or GitLab CI, on a pull or merge request, the result becomes one comment that
+    each later run updates in place; GitHub also gets the job summary and annotations on the files'
+    lines. A request from a fork (no secrets) gets the offline checks only. apply never asks. The
+    token: GITHUB_TOKEN (`permissions: pull-requests: write`) or GITLAB_TOKEN (a token with `api`).
+
+    Examples:
+
+        kestra-sync ci plan --env prod --out plan.json
+
+        kestra-sync ci apply plan.json --env prod
+    """
+    job = ci.job(os.environ)
+    root = Path(job.workspace).resolve() if job.workspace else Path.cwd()
+    folder = os.path.relpath(Path.cwd().resolve(), root) if Path.cwd().resolve().is_relative_to(root) else "."
+    slot = ci.slot(command, overrides.environment or os.environ.get(ENVIRONMENT_VARIABLE), folder)
+    if plan_file and command != "apply":
+        raise ConfigError(f"ci {command} takes no plan file; `kestra-sync ci apply {plan_file}` applies one")
+    code, problems = EXIT_OK, ()
+    try:
+        settings = settings_from(config_file, overrides, secrets=job.secrets)
+        body, problems, code = _ci_run(command, job, settings, request, plan_file, out, offline)
+    except KestraSyncError as error:
+        refused = error.plan if isinstance(error, PlanRefused) and error.plan is not None else None
+        if refused is not None:
+            emit(render_plan(refused, "text"), nl=False, color=use_color())
+        show_error(error)
+        body = (markdown_render.render_plan(refused) + "\n" if refused else "") + ci.failed(f"kestra-sync {command} failed", str(error))
+        problems, code = error.problems(), error.exit_code
+    if job.forge == "GitHub":
+        for line in ci.annotations(problems, job.workspace):
+            emit(line)
+    ci.write_summary(job, body)
+    if job.request is not None and not no_comment:
+        if not job.token:
+            variable = "GITLAB_TOKEN" if job.forge == "GitLab" else "GITHUB_TOKEN"
+            emit(f"Warning: no {variable}, so the result was not posted on {job.noun} #{job.request}.", err=True)
+        else:
+            try:
+                emit(ci.publish(job, slot, ci.comment(job, slot, body)), err=True)
+            except ForgeError as error:
+                if not job.fork:
+                    raise
+                emit(f"Warning: {error} (a fork's token cannot comment; the result is in the job's log)", err=True)
+    return code
+
+
+def _ci_run(command: str, job: ci.Job, settings: Settings, request: engine.PlanRequest, plan_file: Path | None,
+            out: Path | None, offline: bool) -> tuple[str, tuple[Diagnostic, ...], int]:
+    """The command itself, shown in the job's log: the Markdown body, the problems to annotate, the exit code."""
+    if job.fork and command != "apply":
+        verdicts, _ = _validated(settings, (), offline=True)
+        emit(verdicts[0])
+        return ci.offline_only(job, verdicts[0]), (), EXIT_OK
+    if command == "validate":
+        verdicts, diagnostics = _validated(settings, (), offline)
+        emit("\n".join(verdicts))
+        for line in text_render.render_diagnostics(diagnostics, use_color()):
+            emit(line, err=True)
+        listed = "".join(f"\n- ⚠️ {diagnostic}" for diagnostic in diagnostics)
+        return "### kestra-sync validate\n\n" + " ".join(verdicts) + listed + "\n", diagnostics, EXIT_OK
+    if command == "plan":
+        with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
+            result = engine.plan(settings, request, conn, pool)
+        if out:
+            save_plan(result, out, _redact)
+        emit(render_plan(result, "text"), nl=False, color=use_color())
+        engine.check_managed(result, settings)
+        return markdown_render.render_plan(result), result.diagnostics, EXIT_OK
+    if job.fork:
+        raise ConfigError(f"ci apply does not run for a {job.noun} from a fork: it has none of the repository's secrets")
+    result, report, received = _applied(plan_file, settings, request, "text", confirm=None)
+    if report is None:
+        return markdown_render.render_report(ApplyReport()), (), 128 + received[0] if received else EXIT_OK
+    emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+    failures = tuple(Diagnostic(Severity.ERROR, r.message, r.change.key, r.change.after.location if r.change.after else None)
+                     for r in report.with_status(ResultStatus.FAILED))
+    return markdown_render.render_report(report), failures, _reported_code(report, received)
 
 
 class TerminalView:

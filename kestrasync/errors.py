@@ -11,6 +11,7 @@
     ├── LockHeld                  another apply holds the advisory lock
     ├── LockFailed                the lock could not be taken: the server does not keep it
     ├── Interrupted               stopped by SIGINT/SIGTERM before anything was applied
+    ├── ForgeError                the code forge's API (GitHub, GitLab) refused or failed a request (`ci`)
     └── ServerError               talking to Kestra failed
         ├── ServerUnreachable     no answer (connection refused, DNS, timeout)
         ├── AuthRejected          401 / 403
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kestrasync.model import Diagnostic, Key, SourceLocation, Version, version_text
+from kestrasync.model import Diagnostic, Key, Severity, SourceLocation, Version, version_text
 
 
 class KestraSyncError(Exception):
@@ -32,12 +33,18 @@ class KestraSyncError(Exception):
 
     exit_code = 1
 
+    def problems(self) -> tuple[Diagnostic, ...]:
+        """The error as located problems (CI annotations): itself, where it says where."""
+        location = getattr(self, "location", None)
+        return (Diagnostic(Severity.ERROR, getattr(self, "problem", None) or str(self).splitlines()[-1], location=location),)
+
 
 class ConfigError(KestraSyncError):
     """A bad configuration value; names the file and line when it comes from a file."""
 
     def __init__(self, message: str, location: SourceLocation | None = None):
         self.location = location
+        self.problem = message
         super().__init__(f"{location}: {message}" if location else message)
 
 
@@ -62,6 +69,9 @@ class ScanFailed(KestraSyncError):
         lines = [str(e) for e in self.errors]
         noun = "problem" if len(lines) == 1 else "problems"
         super().__init__("\n".join(lines + [f"{len(lines)} {noun} in {files}; nothing was sent to the server."]))
+
+    def problems(self) -> tuple[Diagnostic, ...]:
+        return tuple(problem for error in self.errors for problem in error.problems())
 
 
 class PlanFileError(KestraSyncError):
@@ -110,6 +120,9 @@ class ValidationFailed(KestraSyncError):
         verdict = "; nothing was applied." if applying else "."
         super().__init__("\n".join(lines + [f"The server refused {len(lines)} {' or '.join(kinds)}(s) in validation{verdict}"]))
 
+    def problems(self) -> tuple[Diagnostic, ...]:
+        return self.diagnostics
+
 
 class LockHeld(KestraSyncError):
     """Another apply holds the advisory lock."""
@@ -125,6 +138,14 @@ class PullRefused(KestraSyncError):
 
 class Interrupted(KestraSyncError):
     """Stopped by a signal before anything was applied (the CLI exits 128 + the signal's number)."""
+
+
+class ForgeError(KestraSyncError):
+    """GitHub's or GitLab's API refused or failed a request of `kestra-sync ci`."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 class ServerError(KestraSyncError):

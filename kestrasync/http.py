@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpcore
 import httpx
 
-from kestrasync.errors import ApiError, AuthRejected, ConfigError, KestraSyncError, ServerUnreachable
+from kestrasync.errors import ApiError, AuthRejected, ConfigError, ForgeError, KestraSyncError, ServerUnreachable
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SLICE = 0.25  # longest a blocked read or write waits before it looks at the deadline and at `stop`
@@ -661,3 +661,63 @@ class _DeadlineTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_Backend(),
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Another JSON API: the code forge's (GitHub, GitLab), where `kestra-sync ci` keeps its comment.
+
+
+class WebApi:
+    """A JSON API over HTTPS with a token in a header; what its routes mean belongs to the caller
+    (kestrasync.ci). Failures are ForgeError sentences naming the API and the request, never the
+    token; a 403 says which permission to grant."""
+
+    def __init__(self, name: str, base_url: str, headers: dict[str, str], *, permission: str, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        self.name = name
+        self.permission = permission
+        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", headers={"User-Agent": "kestra-sync", **headers},
+                                    timeout=timeout, transport=transport, follow_redirects=True)
+
+    def __enter__(self) -> WebApi:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._client.close()
+
+    def send(self, method: str, path: str, *, json_body: object = None, params: dict | None = None):
+        """The answer's JSON (None for an empty one)."""
+        return self._answer(method, path, json_body, params)[0]
+
+    def pages(self, path: str, params: dict | None = None):
+        """Every item of a listing, page after page, following the `Link: rel="next"` header both
+        GitHub and GitLab send."""
+        target: str | None = path
+        while target is not None:
+            items, response = self._answer("GET", target, None, params)
+            if not isinstance(items, list):
+                raise ForgeError(f"{self.name} sent something other than a list to GET {path}.")
+            yield from items
+            following = response.links.get("next", {}).get("url")
+            target, params = following, None  # the next page's URL carries the parameters
+            if target is not None and not target.startswith(str(self._client.base_url)):
+                raise ForgeError(f"{self.name} pointed the next page of GET {path} elsewhere ({httpx.URL(target).host}).")
+
+    def _answer(self, method: str, path: str, json_body: object, params: dict | None) -> tuple[object, httpx.Response]:
+        request = f"{method} {path.split('?')[0]}"
+        try:
+            target = path if "://" in path else path.lstrip("/")  # relative: under the API's base path
+            response = self._client.request(method, target, json=json_body, params=params)
+        except httpx.HTTPError as error:
+            raise ForgeError(f"Cannot reach {self.name} for {request}: {_reason(error)}.") from None
+        if response.status_code in (401, 403, 404):  # 404: what a token may not see is hidden, not forbidden
+            raise ForgeError(f"{self.name} refused {request} ({response.status_code} {response.reason_phrase}): "
+                             f"{self.permission}.", status=response.status_code)
+        if response.status_code >= 300:
+            messages = error_messages(response)
+            detail = "; ".join(messages) if messages else response.reason_phrase
+            raise ForgeError(f"{self.name} answered {response.status_code} to {request}: {detail}", status=response.status_code)
+        try:
+            return (json.loads(response.content) if response.content else None), response
+        except (ValueError, UnicodeDecodeError):
+            raise ForgeError(f"{self.name} sent an answer that is not JSON to {request}.") from None

@@ -1,4 +1,5 @@
-"""A plan as a pull-request comment: a summary table, then one collapsible diff per change.
+"""A plan as a pull-request comment: a summary table, then one collapsible diff per change; an
+apply's results as a job summary.
 
 GitHub refuses comments over 65,536 characters, so the output stays under LIMIT: the table takes at
 most half of it, and the diffs that do not fit are left out, with notes saying how many and how to
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from kestrasync.model import Action, Plan
-from kestrasync.render.common import change_detail, change_diff, renamed_notes
+from kestrasync.model import Action, ApplyReport, Plan, ResultStatus
+from kestrasync.render.common import change_detail, change_diff, renamed_notes, versions
 
 LIMIT = 60_000
 _ICONS = {Action.CREATE: "🟢 create", Action.UPDATE: "🟡 update", Action.DELETE: "🔴 **delete**"}
@@ -94,3 +95,27 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
             "run `kestra-sync diff` to see every diff._\n"
         )
     return text
+
+
+_OUTCOMES = {ResultStatus.APPLIED: "✅ applied", ResultStatus.FAILED: "❌ **failed**", ResultStatus.SKIPPED: "⏭️ not attempted"}
+
+
+def render_report(report: ApplyReport, *, limit: int = LIMIT) -> str:
+    """An apply's results as a job summary or a comment: the verdict, then a row per result (failures
+    first, with their messages), cut to stay under `limit`."""
+    lines = ["### kestra-sync apply", "", f"**{report.summary_line()}**", ""]
+    if not report.results:
+        return "\n".join(lines[:2] + ["Nothing to apply.", ""])
+    lines += ["| | Resource | Version | Time | Message |", "|---|---|---|---|---|"]
+    ordered = sorted(report.results, key=lambda r: r.status is not ResultStatus.FAILED)
+    budget = limit - sum(len(line) + 1 for line in lines) - 200
+    for shown, result in enumerate(ordered):
+        time = f"{result.seconds * 1000:.0f} ms" if result.status is not ResultStatus.SKIPPED else "–"
+        row = (f"| {_OUTCOMES[result.status]} {result.change.action.verb} | `{result.change.key}` | {versions(result)} | {time} "
+               f"| {_cell(result.message)} |")
+        budget -= len(row) + 1
+        if budget < 0:
+            lines.append(f"\n_… and {len(ordered) - shown} more result(s)._")
+            break
+        lines.append(row)
+    return "\n".join(lines) + "\n"
