@@ -7,7 +7,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def test_every_kestra_sync_command_in_the_recipes_is_one_the_cli_takes():
 
 def test_the_actions_dependencies_are_pinned_within_the_packages_ranges():
     pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#"))
-    declared = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    declared = [Requirement(r) for r in distribution("kestra-sync").requires if "extra ==" not in r]
     for requirement in declared:
         name = requirement.name.lower().replace("_", "-")
         assert name in pins, f"{name} is not pinned in constraints.txt"
