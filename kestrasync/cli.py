@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -371,11 +372,19 @@ def _applied(plan_file: Path | None, settings: Settings, request: engine.PlanReq
             if confirm is not None:
                 confirm(result)
             try:
-                report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
+                report = _applied_with_progress(result, conn, settings, stop, output_format)
             except Interrupted as error:  # while waiting for the lock: nothing was applied
                 show_error(error)
                 return result, None, received
     return result, report, received
+
+
+def _applied_with_progress(plan: Plan, conn, settings: Settings, stop: threading.Event, output_format: str) -> ApplyReport:
+    """engine.apply, each result told as it comes (text), with the progress shown."""
+    if output_format == "text":
+        emit()
+    with Progress("applying", len(plan.changes), results=output_format == "text") as progress:
+        return engine.apply(plan, conn, settings, warn=lambda text: emit(text, err=True), on_result=progress.result, stop=stop)
 
 
 @main.command()
@@ -406,7 +415,7 @@ def destroy(config_file, overrides, auto_approve, max_deletes, output_format) ->
             return EXIT_OK
         if not auto_approve:
             _confirm("destroy", "Delete all of this preview?", deletes=result.count(Action.DELETE))
-        report = engine.apply(result, conn, settings, warn=lambda text: emit(text, err=True), stop=stop)
+        report = _applied_with_progress(result, conn, settings, stop, output_format)
     return _reported(report, output_format, received)
 
 
@@ -415,7 +424,7 @@ def _reported(report: ApplyReport, output_format: str, received: list[int]) -> i
     if output_format == "json":
         emit(json_render.render_report(report), nl=False)
     else:
-        emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+        emit(text_render.render_outcome(report, color=use_color()), nl=False, color=use_color())
     return _reported_code(report, received)
 
 
@@ -423,6 +432,52 @@ def _reported_code(report: ApplyReport, received: list[int]) -> int:
     if received:
         return 128 + received[0]
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+PROGRESS_SECONDS = 5.0  # between progress lines in a CI log (KESTRA_SYNC_PROGRESS_SECONDS)
+
+
+class Progress:
+    """How far an apply is, told as it goes. On a terminal: tqdm's bar (done/total, rate, time left)
+    on stderr, shown after half a second and gone when done, with each result's line written above
+    it. Elsewhere (a CI log): each result's line, and every few seconds a line saying how far."""
+
+    def __init__(self, verb: str, total: int, results: bool):
+        self.verb, self.total, self.results = verb, total, results
+        self.done, self.started = 0, time.monotonic()
+        self.every = float(os.environ.get("KESTRA_SYNC_PROGRESS_SECONDS") or PROGRESS_SECONDS)
+        self.told = self.started
+        self.bar = None
+        if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=verb, unit="change", leave=False, file=sys.stderr, delay=0.5, dynamic_ncols=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def result(self, result) -> None:
+        """One change done: its line (unless results are not for this output), then the count."""
+        self.done += 1
+        if self.results:
+            line = text_render.render_result_line(result, color=use_color())
+            if self.bar is None:
+                emit(line, color=use_color())
+            else:
+                with self.bar.external_write_mode():
+                    emit(line, color=use_color())
+        if self.bar is not None:
+            self.bar.update()
+            return
+        now = time.monotonic()
+        if now - self.told >= self.every and self.done < self.total:
+            self.told = now
+            rate = self.done / (now - self.started)
+            emit(f"{self.verb} {self.done}/{self.total} ({rate:.0f}/s, about {(self.total - self.done) / rate:.0f} s left)", err=True)
 
 
 def _confirm(command: str = "apply", question: str = "Apply these changes?", deletes: int = 0) -> None:
@@ -702,7 +757,7 @@ def _ci_run(command: str, job: ci.Job, settings: Settings, request: engine.PlanR
     result, report, received = _applied(plan_file, settings, request, "text", confirm=None)
     if report is None:
         return markdown_render.render_report(ApplyReport()), (), 128 + received[0] if received else EXIT_OK
-    emit("\n" + text_render.render_report(report, color=use_color()), nl=False, color=use_color())
+    emit(text_render.render_outcome(report, color=use_color()), nl=False, color=use_color())
     failures = tuple(Diagnostic(Severity.ERROR, r.message, r.change.key, r.change.after.location if r.change.after else None)
                      for r in report.with_status(ResultStatus.FAILED))
     return markdown_render.render_report(report), failures, _reported_code(report, received)

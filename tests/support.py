@@ -222,7 +222,12 @@ def run_on_terminal(args: list[str], env: dict, cwd: Path, answer: str | None = 
     """
     import pty
 
+    import fcntl
+    import struct
+    import termios
+
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a terminal's size: 120 columns
     process = subprocess.Popen([sys.executable, "-m", "kestrasync", *args], stdin=follower, stdout=follower,
                                stderr=follower, env=env, cwd=cwd)
     os.close(follower)

@@ -84,17 +84,16 @@ def test_colour_on_a_terminal(repo, server):
     assert "\x1b[" not in run_on_terminal(["plan"], {**env, "NO_COLOR": "1"}, repo.root)[1]
 
 
-def test_apply_report_table(repo, cli, probe):
+def test_apply_tells_each_result_as_a_line_then_the_verdict(repo, cli, probe):
     changed_repo(repo, cli, probe)
     result = cli("apply", "--auto-approve", "--prune")
     lines = result.stdout.splitlines()
-    header = next(n for n, line in enumerate(lines) if line.startswith("ACTION"))
-    assert re.split(r"\s{2,}", lines[header]) == ["ACTION", "FLOW", "REVISION", "TIME", "RESULT"]
-    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in lines[header + 1 : header + 4]}
-    assert rows["company.team/new"][0] == "create" and rows["company.team/new"][2] == "– → 1"
-    assert rows["company.team/etl"][2] == "1 → 2"
-    assert rows["company.team/gone"][0] == "delete" and rows["company.team/gone"][2] == "1 → –"
-    assert re.fullmatch(r"\d+ ms", rows["company.team/etl"][3])
+    told = {line.split()[1]: line for line in lines if line.startswith(("created ", "updated ", "deleted "))}
+    assert re.fullmatch(r"created company\.team/new rev – → 1 \(new flow\) \d+ ms", told["company.team/new"])
+    assert re.match(r"updated company\.team/etl rev 1 → 2 \(", told["company.team/etl"])
+    assert re.match(r"deleted company\.team/gone rev 1 → – ", told["company.team/gone"])
+    assert lines[-1] == "Apply complete: 3 applied, 0 failed, 0 not attempted."
+    assert "ACTION" not in result.stdout  # no table at the end: the lines said it as it happened
 
 
 def test_json_apply_report(repo, cli, probe):

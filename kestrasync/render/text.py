@@ -109,6 +109,15 @@ def render_report(report: ApplyReport, *, color: bool = False) -> str:
     return "\n".join(lines + ["", paint(report.summary_line(), style, color)]) + "\n"
 
 
+def render_outcome(report: ApplyReport, *, color: bool = False) -> str:
+    """What follows the results told line by line: the failures again (a long run scrolls them
+    away), then the verdict."""
+    lines = [paint(f"Failed: {r.change.action.verb} {r.change.key}: {r.message}", "red", color) for r in report.with_status(ResultStatus.FAILED)]
+    if not report.results:
+        lines = ["Nothing to apply."]
+    return "\n".join(["", *lines, *([""] if lines else []), paint(report.summary_line(), "green" if report.ok else "red", color)]) + "\n"
+
+
 def _outcome(result: ApplyResult) -> str:
     if result.status is ResultStatus.FAILED:
         return f"FAILED: {result.message}"
