@@ -282,7 +282,8 @@ def plan(config_file, overrides, request, out, output_format, diffs, detailed_ex
     """
     settings = settings_from(config_file, overrides)
     with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
-        result = engine.plan(settings, replace(request, validate=not no_validate), conn, pool)
+        with _reading(conn):
+            result = engine.plan(settings, replace(request, validate=not no_validate), conn, pool)
     if out:
         save_plan(result, out, _redact)
     emit(render_plan(result, output_format, diffs), nl=False, color=use_color())
@@ -307,7 +308,8 @@ def diff(config_file, overrides, request, output_format) -> int:
     """
     settings = settings_from(config_file, overrides)
     with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
-        result = engine.plan(settings, request, conn, pool)
+        with _reading(conn):
+            result = engine.plan(settings, request, conn, pool)
     emit(render_plan(result, output_format, diffs=True), nl=False, color=use_color())
     engine.check_managed(result, settings)
     return EXIT_CHANGES if result.has_changes else EXIT_OK
@@ -361,7 +363,8 @@ def _applied(plan_file: Path | None, settings: Settings, request: engine.PlanReq
         if workspace is not None:
             workspace.resources()  # a file's problems come first, before any question about the server
         with engine.connect(settings, stop) as conn:
-            result = saved or engine.plan(settings, request, conn, pool, workspace)
+            with _reading(conn):
+                result = saved or engine.plan(settings, request, conn, pool, workspace)
             if output_format == "text":
                 emit(render_plan(result, "text"), nl=False, color=use_color())
             engine.check_managed(result, settings)
@@ -406,7 +409,8 @@ def destroy(config_file, overrides, auto_approve, max_deletes, output_format) ->
     settings = settings_from(config_file, overrides.merged(Overrides(max_deletes=max_deletes)))
     engine.require_environment(settings, "destroy")
     with _stop_on_signals() as (stop, received), ParsePool() as pool, engine.connect(settings, stop) as conn:
-        result = engine.destroy_plan(settings, conn, pool)
+        with _reading(conn):
+            result = engine.destroy_plan(settings, conn, pool)
         if output_format == "text":
             emit(render_plan(result, "text"), nl=False, color=use_color())
         if not result.has_changes:
@@ -438,20 +442,22 @@ PROGRESS_SECONDS = 5.0  # between progress lines in a CI log (KESTRA_SYNC_PROGRE
 
 
 class Progress:
-    """How far an apply is, told as it goes. On a terminal: tqdm's bar (done/total, rate, time left)
-    on stderr, shown after half a second and gone when done, with each result's line written above
-    it. Elsewhere (a CI log): each result's line, and every few seconds a line saying how far."""
+    """How far a long step is, told as it goes. On a terminal: tqdm's bar (done/total, rate, time
+    left) on stderr, shown after half a second and gone when done, with each result's line written
+    above it. Elsewhere (a CI log): each result's line, and every few seconds a line saying how far.
+    Counted from any thread (the reads' workers); the total may grow as the work becomes known."""
 
-    def __init__(self, verb: str, total: int, results: bool):
+    def __init__(self, verb: str, total: int = 0, *, unit: str = "change", results: bool = False):
         self.verb, self.total, self.results = verb, total, results
         self.done, self.started = 0, time.monotonic()
         self.every = float(os.environ.get("KESTRA_SYNC_PROGRESS_SECONDS") or PROGRESS_SECONDS)
         self.told = self.started
+        self.lock = threading.Lock()
         self.bar = None
         if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=verb, unit="change", leave=False, file=sys.stderr, delay=0.5, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=verb, unit=unit, leave=False, file=sys.stderr, delay=0.5, dynamic_ncols=True)
 
     def __enter__(self) -> Progress:
         return self
@@ -460,9 +466,27 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
 
+    def expect(self, count: int) -> None:
+        with self.lock:
+            self.total += count
+            if self.bar is not None:
+                self.bar.total = self.total
+                self.bar.refresh()
+
+    def advance(self, count: int = 1) -> None:
+        with self.lock:
+            self.done += count
+            if self.bar is not None:
+                self.bar.update(count)
+                return
+            now = time.monotonic()
+            if now - self.told >= self.every and self.done < self.total:
+                self.told = now
+                rate = self.done / (now - self.started)
+                emit(f"{self.verb} {self.done}/{self.total} ({rate:.0f}/s, about {(self.total - self.done) / rate:.0f} s left)", err=True)
+
     def result(self, result) -> None:
         """One change done: its line (unless results are not for this output), then the count."""
-        self.done += 1
         if self.results:
             line = text_render.render_result_line(result, color=use_color())
             if self.bar is None:
@@ -470,14 +494,18 @@ class Progress:
             else:
                 with self.bar.external_write_mode():
                     emit(line, color=use_color())
-        if self.bar is not None:
-            self.bar.update()
-            return
-        now = time.monotonic()
-        if now - self.told >= self.every and self.done < self.total:
-            self.told = now
-            rate = self.done / (now - self.started)
-            emit(f"{self.verb} {self.done}/{self.total} ({rate:.0f}/s, about {(self.total - self.done) / rate:.0f} s left)", err=True)
+        self.advance()
+
+
+@contextmanager
+def _reading(conn) -> Iterator[None]:
+    """The server's bulk reads counted on a progress display while they last."""
+    with Progress("reading the server", unit="request") as progress:
+        conn.tally = progress
+        try:
+            yield
+        finally:
+            conn.tally = None
 
 
 def _confirm(command: str = "apply", question: str = "Apply these changes?", deletes: int = 0) -> None:
@@ -601,7 +629,8 @@ def pull(config_file, overrides, namespaces, targets, kind_names, prune, dry_run
     settings = settings_from(config_file, overrides.merged(Overrides(parallelism=parallelism)))
     request = engine.PullRequest(namespaces, selected, tuple(_KINDS[name] for name in kind_names), prune)
     with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
-        result = engine.pull_plan(settings, request, conn, pool)
+        with _reading(conn):
+            result = engine.pull_plan(settings, request, conn, pool)
     if output_format == "text":
         emit(text_render.render_pull(result, color=use_color(), diffs=diffs), nl=False, color=use_color())
     conflicts = result.conflicts
@@ -746,7 +775,8 @@ def _ci_run(command: str, job: ci.Job, settings: Settings, request: engine.PlanR
         return "### kestra-sync validate\n\n" + " ".join(verdicts) + listed + "\n", diagnostics, EXIT_OK
     if command == "plan":
         with _stop_on_signals() as (stop, _), ParsePool() as pool, engine.connect(settings, stop) as conn:
-            result = engine.plan(settings, request, conn, pool)
+            with _reading(conn):
+                result = engine.plan(settings, request, conn, pool)
         if out:
             save_plan(result, out, _redact)
         emit(render_plan(result, "text"), nl=False, color=use_color())

@@ -37,6 +37,7 @@ import httpcore
 import httpx
 
 from kestrasync.errors import ApiError, AuthRejected, ConfigError, ForgeError, KestraSyncError, ServerUnreachable
+from kestrasync.model import Tally
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SLICE = 0.25  # longest a blocked read or write waits before it looks at the deadline and at `stop`
@@ -138,6 +139,7 @@ class Connection:
         self.timeout = options.timeout
         self.sleep = sleep
         self.stop = stop  # once set, failed requests are not retried, and requests in flight end soon
+        self.tally: Tally | None = None  # told how far the kinds' bulk reads are (a progress display)
         self.kestra = None  # the server's version and edition (kestrasync.server.Kestra), once known
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None

@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple, Union
+from typing import NamedTuple, Protocol, Union
 
 NAMESPACE = re.compile(r"[a-z0-9][a-z0-9._-]*")  # Kestra's namespace names, for every kind
 Content = Union[str, bytes]  # a flow's text; a namespace file's bytes
@@ -241,6 +241,15 @@ class Unmanaged:
     key: Key
     renamed_to: Key | None = None
     active: tuple[str, ...] = ()
+
+
+class Tally(Protocol):
+    """Told of the requests a bulk read makes, as they become known and as they finish (from any
+    thread): what a progress display counts."""
+
+    def expect(self, count: int) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
 
 
 PLAN_FORMAT_VERSION = "2.0"

@@ -69,3 +69,21 @@ def test_json_output_stays_one_document(repo, server):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["applied"] == FLOWS
     assert re.search(rf"^applying \d+/{FLOWS} ", result.stderr, re.MULTILINE)  # progress on stderr only
+
+
+def test_long_reads_say_how_far_they_are(repo, server, probe):
+    """A namespace's files are one export each: a plan of many namespaces counts them as it reads."""
+    (repo.root / "flows").mkdir()
+    for n in range(8):
+        repo.write(f"_files/company.n{n}/a.txt", f"{n}\n")
+        probe.upload(f"company.n{n}", "a.txt", f"{n}\n".encode())
+    server.set_latency(150)
+    try:
+        result = subprocess.run([sys.executable, "-m", "kestrasync", "plan", "--parallelism", "1"], cwd=repo.root,
+                                env=child_env(server, {"KESTRA_SYNC_PROGRESS_SECONDS": "0.2"}), capture_output=True, text=True, timeout=60)
+    finally:
+        server.set_latency(0)
+    assert result.returncode == 0, result.stderr
+    assert "No changes. 8 namespace file(s)" in result.stdout
+    done = [(int(a), int(b)) for a, b in re.findall(r"^reading the server (\d+)/(\d+) \(", result.stderr, re.MULTILINE)]
+    assert done and all(0 < a < b for a, b in done) and max(b for _, b in done) >= 8, result.stderr

@@ -113,9 +113,23 @@ class Kind(Protocol):
 
 
 T = TypeVar("T")
+I = TypeVar("I")
 
 
-def parallel(read: Callable[[str], T], items: Sequence[str], parallelism: int) -> list[T]:
-    """`read(item)` of each item, `parallelism` at a time, in order: the kinds' bulk reads."""
+def parallel(conn: Connection, read: Callable[[I], T], items: Sequence[I], parallelism: int) -> list[T]:
+    """`read(item)` of each item, `parallelism` at a time, in order: the kinds' bulk reads, each
+    item a request or a few, told to the connection's tally as they are known and done."""
+    tally = conn.tally
+    if tally is None:
+        counted = read
+    else:
+        tally.expect(len(items))
+
+        def counted(item: I) -> T:
+            try:
+                return read(item)
+            finally:
+                tally.advance()
+
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items) or 1))) as pool:
-        return list(pool.map(read, items))
+        return list(pool.map(counted, items))

@@ -46,7 +46,7 @@ def _files(namespace: str) -> str:
 def fetch(conn: Connection, folders: Mapping[str, tuple[str, ...]], parallelism: int) -> FetchedFiles:
     """Every file under the mapped `folders` of each namespace: its content, or for a file too large
     to keep, its hash (computed as it inflates)."""
-    read = parallel(lambda namespace: _received(conn, namespace, folders[namespace], parallelism), sorted(folders), parallelism)
+    read = parallel(conn, lambda namespace: _received(conn, namespace, folders[namespace], parallelism), sorted(folders), parallelism)
     return FetchedFiles(conn, {key: found for namespace in read for key, found in namespace.items()})
 
 
@@ -117,7 +117,7 @@ def _received(conn: Connection, namespace: str, folders: tuple[str, ...], parall
             if error.status not in EXPORT_MISSING:
                 raise
             names = [name for name in _listed(conn, namespace, "") if _mapped(name, below)]
-            for name, content in zip(names, parallel(lambda name: _content(conn, namespace, name), names, parallelism)):
+            for name, content in zip(names, parallel(conn, lambda name: _content(conn, namespace, name), names, parallelism)):
                 if content is not None:
                     add_whole(name, content)
             return found

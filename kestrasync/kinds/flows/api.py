@@ -10,7 +10,6 @@ unknown is settled by reading the flow back, never by a blind retry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import httpx
@@ -42,13 +41,13 @@ Listed = tuple[int, "str | None"]  # what a search says of a flow: its revision,
 
 def fetch(conn: Connection, scopes: Sequence[str], parallelism: int) -> FetchedFlows:
     """Every live flow under the namespace prefixes `scopes`, as received; FetchedFlows.remotes decodes."""
-    return FetchedFlows(conn, parallel(lambda scope: _fetch_scope(conn, scope, parallelism), scopes, parallelism), parallelism)
+    return FetchedFlows(conn, parallel(conn, lambda scope: _fetch_scope(conn, scope, parallelism), scopes, parallelism), parallelism)
 
 
 def versions(conn: Connection, scopes: Sequence[str], parallelism: int) -> dict[Key, int]:
     """The revision of every live flow under `scopes`: what a saved plan's freshness is checked against."""
     found: dict[Key, int] = {}
-    for listed, pages in parallel(lambda scope: _search(conn, scope, parallelism), scopes, parallelism):
+    for listed, pages in parallel(conn, lambda scope: _search(conn, scope, parallelism), scopes, parallelism):
         found.update((key, revision) for key, (revision, _) in _add_pages(conn, listed, pages).items())
     return found
 
@@ -201,8 +200,7 @@ def _fetch_scope(conn: Connection, scope: str, parallelism: int) -> _Scope:
 def _get_each(conn: Connection, listed: Mapping[Key, Listed], parallelism: int) -> dict[Key, Remote]:
     """The flows `listed`, one GET each, with what the search said of their state: only where the
     bulk read cannot serve (no export, or a flow the export leaves out: a 2.x flow Kestra cannot read)."""
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        flows = [flow for flow in pool.map(lambda key: get(conn, key), listed) if flow is not None]
+    flows = [flow for flow in parallel(conn, lambda key: get(conn, key), list(listed), parallelism) if flow is not None]
     return {flow.key: replace(flow, note=listed[flow.key][1] or flow.note) for flow in flows}
 
 
@@ -213,8 +211,7 @@ def _search(conn: Connection, scope: str, parallelism: int) -> tuple[dict[Key, L
     pages = -(-total // SEARCH_PAGE_SIZE)
     if pages <= 1:
         return listed, []
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, pages - 1))) as pool:
-        return listed, list(pool.map(lambda page: _search_page(conn, scope, page), range(2, pages + 1)))
+    return listed, parallel(conn, lambda page: _search_page(conn, scope, page), range(2, pages + 1), parallelism)
 
 
 def _search_page(conn: Connection, scope: str, page: int) -> httpx.Response:
