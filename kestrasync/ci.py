@@ -13,7 +13,6 @@ Pure but for `publish`, whose requests go through `kestrasync.http.WebApi`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,12 +132,6 @@ def comment(job: Job, slot_name: str, body: str) -> str:
     return f"{marker(slot_name)}\n{body.rstrip()}{footer}"
 
 
-def failed(title: str, message: str) -> str:
-    """The body for a command that failed: what it says, in a block that keeps its lines."""
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", message)), default=0))
-    return f"### {title}\n\n{fence}\n{message.rstrip()}\n{fence}\n"
-
-
 def offline_only(job: Job, checked: str) -> str:
     return (
         f"### kestra-sync: offline checks only\n\n{checked}\n\n"
@@ -151,12 +144,15 @@ def offline_only(job: Job, checked: str) -> str:
 # Annotations (GitHub's workflow commands)
 
 
+ANNOTATIONS = 50  # GitHub shows at most 50 annotations of a job; the log has every problem
+
+
 def annotations(problems: Iterable[Diagnostic], workspace: str | None, here: Path | None = None) -> list[str]:
     """`::error file=flows/a.yaml,line=3,col=5::message` per problem, paths from the repository's
     root (GitHub shows them on the pull request's diff); a problem without a place is a plain one."""
     here = here or Path.cwd()
     lines = []
-    for problem in problems:
+    for problem in list(problems)[:ANNOTATIONS]:
         command = "error" if problem.severity is Severity.ERROR else "warning"
         properties = ""
         if problem.location is not None:

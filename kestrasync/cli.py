@@ -28,7 +28,7 @@ import click
 from kestrasync import ci, engine, kinds, walk
 from kestrasync.config import CONFIG_NAME, Overrides, Settings, load_settings, require_config, starter_config, write_config
 from kestrasync.environments import ENVIRONMENT_VARIABLE
-from kestrasync.errors import ConfigError, ForgeError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
+from kestrasync.errors import ConfigError, ForgeError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable, UnmanagedFound
 from kestrasync.model import NAMESPACE, Action, ApplyReport, Diagnostic, Plan, ResultStatus, Severity
 from kestrasync.planfile import load_plan, save_plan
 from kestrasync.redact import Redactor
@@ -86,6 +86,8 @@ def reports_errors(command: Callable) -> Callable:
         except KestraSyncError as error:
             if kwargs.get("output_format") == "json":
                 emit(json_render.render_error(str(error)), nl=False)
+            elif kwargs.get("output_format") == "markdown":  # the comment a CI job posts must say why
+                emit(markdown_render.render_error(command.__name__, str(error)), nl=False)
             elif isinstance(error, PlanRefused) and error.plan is not None:  # the plan first: what would have gone
                 emit(render_plan(error.plan, kwargs.get("output_format") or "text"), nl=False, color=use_color())
             show_error(error)
@@ -739,7 +741,7 @@ def ci_command(command, plan_file, config_file, overrides, request, out, offline
         if refused is not None:
             emit(render_plan(refused, "text"), nl=False, color=use_color())
         show_error(error)
-        body = (markdown_render.render_plan(refused) + "\n" if refused else "") + ci.failed(f"kestra-sync {command} failed", str(error))
+        body = (markdown_render.render_plan(refused) + "\n" if refused else "") + markdown_render.render_error(command, str(error))
         problems, code = error.problems(), error.exit_code
     if job.forge == "GitHub":
         for line in ci.annotations(problems, job.workspace):
@@ -780,7 +782,11 @@ def _ci_run(command: str, job: ci.Job, settings: Settings, request: engine.PlanR
         if out:
             save_plan(result, out, _redact)
         emit(render_plan(result, "text"), nl=False, color=use_color())
-        engine.check_managed(result, settings)
+        try:
+            engine.check_managed(result, settings)
+        except UnmanagedFound as error:  # the plan, and why it fails
+            show_error(error)
+            return markdown_render.render_plan(result) + "\n" + markdown_render.render_error(command, str(error)), error.problems(), error.exit_code
         return markdown_render.render_plan(result), result.diagnostics, EXIT_OK
     if job.fork:
         raise ConfigError(f"ci apply does not run for a {job.noun} from a fork: it has none of the repository's secrets")

@@ -175,3 +175,20 @@ def test_validate_outside_any_forge_only_prints(repo, server, tmp_path):
     result = ci("validate", env={"GITHUB_ACTIONS": "", "GITLAB_CI": ""}, server=server)
     assert result.exit_code == 0, result.output
     assert "The server at" in result.stdout and "validated 1 flow(s)" in result.stdout
+
+
+def test_markdown_output_of_a_failed_plan_says_why(repo, cli):
+    repo.write("flows/a.yaml", "id: a\nnamespace: company.team\nid: b\ntasks: []\n")
+    result = cli("plan", "--format", "markdown")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("### kestra-sync plan failed\n\n```\nflows/a.yaml:3:")
+
+
+def test_unmanaged_flows_fail_the_plan_and_the_comment_shows_both(repo, server, forge, tmp_path, probe):
+    repo.write("flows/a.yaml", flow_yaml("company.team", "a"))
+    probe.create(flow_yaml("company.team", "left"))
+    result = ci("plan", "--fail-on-unmanaged", env=github_env(forge, tmp_path), server=server)
+    assert result.exit_code == 1
+    [comment] = ours(forge.api)
+    assert "company.team/a" in comment.body and "company.team/left" in comment.body
+    assert "### kestra-sync plan failed" in comment.body

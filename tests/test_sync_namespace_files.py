@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 import sys
 
@@ -27,11 +28,9 @@ def flows_folder(repo):
     (repo.root / "flows").mkdir(exist_ok=True)
 
 
-def report_rows(output: str) -> list[str]:
-    """The rows of apply's results table."""
-    lines = output.splitlines()
-    start = next(n for n, line in enumerate(lines) if line.startswith("ACTION"))
-    return lines[start + 1 : lines.index("", start)]
+def report_rows(output: str) -> list[tuple[str, str]]:
+    """(verb, address) of each result apply told, in the order it told them."""
+    return re.findall(r"^(created|updated|deleted) (\S+) ", output, re.MULTILINE)
 
 
 def test_files_are_created_before_flows_then_unchanged_with_one_export_per_namespace(repo, cli, probe, server):
@@ -50,8 +49,9 @@ def test_files_are_created_before_flows_then_unchanged_with_one_export_per_names
 
     applied = cli("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.output
-    rows = [line.split()[:2] for line in report_rows(applied.stdout)]
-    assert [kind for _, kind in rows] == ["file", "file", "file", "flow"]  # files first: the flow reads them
+    rows = report_rows(applied.stdout)
+    assert sorted(key for _, key in rows[:3]) == ["company.data/query.sql", "company.team/etl/load.py", "company.team/samples/orders.parquet"]
+    assert rows[3] == ("created", "company.team/etl")  # files first: the flow reads them
     assert probe.files("company.team") == {"etl/load.py": SCRIPT, "samples/orders.parquet": PARQUET}
     assert probe.files("company.data") == {"query.sql": b"select 1;\n"}
 
@@ -162,8 +162,7 @@ def test_deletes_go_flows_first_then_the_files_they_read(repo, cli):
     (repo.root / "_files/company.team/etl/load.py").unlink()
     applied = cli("apply", "--prune", "--auto-approve")
     assert applied.exit_code == 0, applied.output
-    rows = [line.split()[:3] for line in report_rows(applied.stdout)]
-    assert rows == [["delete", "flow", "company.team/etl"], ["delete", "file", "company.team/etl/load.py"]]
+    assert report_rows(applied.stdout) == [("deleted", "company.team/etl"), ("deleted", "company.team/etl/load.py")]
 
 
 def test_kestraignore_is_honoured_as_kestra_reads_it(repo, cli, probe):

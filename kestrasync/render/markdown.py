@@ -97,6 +97,14 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     return text
 
 
+def render_error(command: str, message: str, *, limit: int = LIMIT) -> str:
+    """A command that failed, as a comment: what it says, in a block that keeps its lines (cut to fit)."""
+    if len(message) > limit - 200:
+        message = message[: limit - 300] + "\n… (cut to fit a comment; the job's log has it all)"
+    fence = _fence(message)
+    return f"### kestra-sync {command} failed\n\n{fence}\n{message.rstrip()}\n{fence}\n"
+
+
 _OUTCOMES = {ResultStatus.APPLIED: "✅ applied", ResultStatus.FAILED: "❌ **failed**", ResultStatus.SKIPPED: "⏭️ not attempted"}
 
 
