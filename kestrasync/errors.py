@@ -24,6 +24,7 @@ The CLI turns any KestraSyncError into its message and exit code 1, so a traceba
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from kestrasync.model import Diagnostic, Key, Severity, SourceLocation, Version, version_text
 
@@ -160,6 +161,14 @@ class AuthRejected(ServerError):
     """The server refused the credentials (never included in the message)."""
 
 
+class ErrorDetail(NamedTuple):
+    """One error of a server's answer: its text and where in the resource it says the error is
+    (JSON pointers, property paths or Jackson reference chains, as the server wrote them)."""
+
+    text: str
+    paths: tuple[str, ...] = ()
+
+
 class ApiError(ServerError):
     """An unexpected answer; `messages` are Kestra's own error texts."""
 
@@ -172,14 +181,14 @@ class ApiError(ServerError):
         path: str,
         messages: tuple[str, ...] = (),
         problem: str | None = None,
-        pointers: tuple[str, ...] = (),
+        details: tuple[ErrorDetail, ...] = (),
     ):
         self.status = status
         self.method = method
         self.path = path
         self.messages = messages
         self.problem = problem  # a 2.x problem document's type: `entity-already-exists`
-        self.pointers = pointers  # where in the resource its errors are (JSON pointers)
+        self.details = details  # its errors, with where in the resource each is
         self.location: SourceLocation | None = None  # where in a file, once a kind has found it
         super().__init__(message)
 

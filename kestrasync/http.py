@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpcore
 import httpx
 
-from kestrasync.errors import ApiError, AuthRejected, ConfigError, ForgeError, KestraSyncError, ServerUnreachable
+from kestrasync.errors import ApiError, AuthRejected, ConfigError, ErrorDetail, ForgeError, KestraSyncError, ServerUnreachable
 from kestrasync.model import Tally
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -360,9 +360,9 @@ class Connection:
                 f"The Kestra server at {where} does not allow {self.credentials.describe()} to {method} {path} (403 Forbidden)."
             )
         messages = error_messages(response)
-        problem, pointers = problem_of(response)
         detail = "; ".join(messages) if messages else response.reason_phrase
-        details = dict(status=status, method=method, path=path, messages=messages, problem=problem, pointers=pointers)
+        details = dict(status=status, method=method, path=path, messages=messages, problem=problem_type(response),
+                       details=error_details(response))
         if status == 400 and "tenant" in detail.lower():
             return ApiError(f"The Kestra server at {where} refused tenant '{self.tenant}': {detail}", **details)
         if status == 404 and route_must_exist:
@@ -430,6 +430,26 @@ class Fields:
 MESSAGE_CHARS = 300  # of one error text a server sends
 
 
+def _body(response: httpx.Response):
+    """The JSON of an answer; None when it is not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _error_items(body) -> list[dict]:
+    """The error entries of a 1.x envelope (`_embedded.errors`, possibly one object) or a 2.x problem (`errors`)."""
+    if not isinstance(body, dict):
+        return []
+    details = body.get("_embedded", {}).get("errors") if isinstance(body.get("_embedded"), dict) else None
+    if details is None:
+        details = body.get("errors")
+    if isinstance(details, dict):
+        details = [details]
+    return [item for item in details if isinstance(item, dict)] if isinstance(details, list) else []
+
+
 def error_messages(response: httpx.Response) -> tuple[str, ...]:
     """Kestra's own error texts from its 1.x JSON envelope or a 2.x application/problem+json body,
     whatever their shape (a server may send any JSON), each cut to MESSAGE_CHARS.
@@ -437,43 +457,45 @@ def error_messages(response: httpx.Response) -> tuple[str, ...]:
     1.x: {"message": "Invalid entity: ...", "_embedded": {"errors": [{"message", "path"}]}} (errors may be
     one object). 2.x: {"title", "detail", "errors": [{"message"|"detail", "path"|"pointer"}]}.
     """
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    body = _body(response)
+    if body is None:
         text = response.text.strip()
         return (_shown(text),) if text else ()
     if not isinstance(body, dict):
         return ()
-    details = body.get("_embedded", {}).get("errors") if isinstance(body.get("_embedded"), dict) else None
-    if details is None:
-        details = body.get("errors")
-    if isinstance(details, dict):
-        details = [details]
     itemized = []
-    for item in details if isinstance(details, list) else ():
-        if isinstance(item, dict):
-            text = _shown(item.get("message") or item.get("detail") or "")
-            where = _shown(item.get("path") or item.get("pointer") or item.get("field") or "")
-            itemized.append(f"{where}: {text}" if where and where not in text else text)
+    for item in _error_items(body):
+        text = _shown(item.get("message") or item.get("detail") or "")
+        where = _shown(item.get("path") or item.get("pointer") or item.get("field") or "")
+        itemized.append(f"{where}: {text}" if where and where not in text else text)
     if any(itemized):
         return tuple(m for m in itemized if m)
     headline = body.get("message") or body.get("detail") or body.get("title")
     return (_shown(headline),) if headline else ()
 
 
-def problem_of(response: httpx.Response) -> tuple[str | None, tuple[str, ...]]:
+def error_details(response: httpx.Response) -> tuple[ErrorDetail, ...]:
+    """Each error entry's whole text and where it says the error is (2.x `pointer` and `path`, 1.x `path`:
+    a property path or Jackson's reference chain); a body without entries gives its headline, unplaced."""
+    body = _body(response)
+    found = []
+    for item in _error_items(body):
+        text = next((v for v in (item.get("message"), item.get("detail")) if isinstance(v, str)), "")
+        paths = tuple(v for v in (item.get("pointer"), item.get("path"), item.get("field")) if isinstance(v, str) and v)
+        found.append(ErrorDetail(text, paths))
+    if not found and isinstance(body, dict):
+        headline = next((v for v in (body.get("message"), body.get("detail")) if isinstance(v, str) and v), None)
+        found = [ErrorDetail(headline, ())] if headline else []
+    return tuple(found)
+
+
+def problem_type(response: httpx.Response) -> str | None:
     """An RFC 9457 problem document's type (the last segment of its `type` URI: `entity-already-exists`),
-    what 2.x callers branch on, and the JSON pointers of its `errors` (`/tasks/0/type`); (None, ())
-    for any other body."""
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None, ()
+    what 2.x callers branch on; None for any other body."""
+    body = _body(response)
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-        return None, ()
-    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
-    pointers = tuple(item["pointer"] for item in errors if isinstance(item, dict) and isinstance(item.get("pointer"), str))
-    return body["type"].rstrip("/").rsplit("/", 1)[-1], pointers
+        return None
+    return body["type"].rstrip("/").rsplit("/", 1)[-1]
 
 
 def retry_after(value: str | None) -> float | None:

@@ -265,27 +265,3 @@ def parse_source(text: str):
     except YamlProblem:
         return None
     return to_python(documents[0].node) if documents else None
-
-
-def locate(text: str, pointer: str) -> tuple[int, int] | None:
-    """The 1-based (line, column) of the value a JSON pointer (RFC 6901: `/tasks/0/type`) names in a
-    document, or of the deepest part of it that exists; None when the text does not parse."""
-    try:
-        documents = compose_documents(text)
-    except YamlProblem:
-        return None
-    if not documents:
-        return None
-    node = documents[0].node
-    for step in pointer.split("/")[1:]:
-        step = step.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, MappingNode):
-            found = next((value for key, value in node.value if isinstance(key, ScalarNode) and key.value == step), None)
-        elif isinstance(node, SequenceNode) and step.isdigit() and int(step) < len(node.value):
-            found = node.value[int(step)]
-        else:
-            found = None
-        if found is None:
-            break
-        node = found
-    return node.start_mark.line + 1, node.start_mark.column + 1

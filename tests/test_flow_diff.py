@@ -65,16 +65,6 @@ def test_references_come_from_the_tree_wherever_a_subflow_sits():
     assert key_of("a: &x [*x]") is None
 
 
-def test_a_json_pointer_lands_on_its_line_in_the_file():
-    from kestrasync.yamltext import locate
-
-    text = "# header\nid: a\nnamespace: company\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
-    assert locate(text, "/tasks/0/type") == (6, 11)
-    assert locate(text, "/tasks/0/missing") == (5, 5)  # the deepest part that exists
-    assert locate(text, "/id") == (2, 5)
-    assert locate("not: [yaml", "/a") is None
-
-
 def test_references_in_the_2x_forms():
     """A Subflow inside a Loop, and a Flow trigger's `dependsOn`."""
     text = (

@@ -84,7 +84,7 @@ def test_server_validation_errors_are_mapped_to_files(repo, cli, probe):
     repo.write("flows/bad.yml", flow_yaml("company", "bad", extra="labels:\n  system.team: data\n"))
     result = cli("plan")
     assert result.exit_code == 1
-    assert "flows/bad.yml:1:1: " in result.stderr and "System labels can only be set by Kestra itself" in result.stderr
+    assert "flows/bad.yml:4:3: Invalid Flow: System labels can only be set by Kestra itself" in result.stderr
     assert "The server refused 1 flow(s) in validation; nothing was applied." in result.stderr
     assert cli("apply", "--auto-approve").exit_code == 1
     assert probe.flows() == {}
@@ -102,7 +102,7 @@ def test_422_on_write_is_mapped_to_the_file_in_both_error_formats(repo, version)
         assert saved.exit_code == 0, saved.output
         applied = run("apply", "plan.json", env=env)
         assert applied.exit_code == 1
-        assert "flows/bad.yml:1:1: The Kestra server at" in applied.stdout
+        assert "flows/bad.yml:4:3: The Kestra server at" in applied.stdout
         assert "answered 422 to POST /flows" in applied.stdout and "System labels" in applied.stdout
 
 

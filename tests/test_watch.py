@@ -186,7 +186,7 @@ def test_a_flow_the_server_refuses_at_start_does_not_hold_back_the_others(repo, 
     repo.write("flows/bad.yml", bad)
     watcher = watch()
     output = "\n".join(watcher.lines)
-    assert "flows/bad.yml:1:1: " in output and "System labels" in output
+    assert "flows/bad.yml:4:3: Invalid Flow: System labels" in output
     assert set(probe.flows()) == {"company/good"}
     repo.write("flows/bad.yml", flow_yaml("company", "bad"))
     watcher.wait_for(r"^created company/bad rev – → 1")

@@ -27,6 +27,7 @@ FLOW_PROPERTIES_2 = (
     "checks", "workerSelector", "policyRefs", "quotas", "updated", "tenantId",
 )
 TASK_LISTS = ("tasks", "errors", "finally", "afterExecution")
+GENERIC_FLOW = "io.kestra.core.models.flows.GenericFlow"
 
 
 def flow_properties(kestra_version: str) -> tuple[str, ...]:
@@ -64,18 +65,18 @@ def parse_flow(source: str, resource: str = "genericflow") -> FlowDoc:
         # Jackson returns null for a null document and GenericFlow.fromYaml dereferences it.
         raise internal('Cannot invoke "io.kestra.core.models.flows.GenericFlow.toBuilder()" because "parsed" is null')
     if not isinstance(tree, dict):
-        raise _parse_error(resource, _mismatch("io.kestra.core.models.flows.GenericFlow", tree) + " (at line 1)")
+        raise _parse_error(resource, _mismatch(GENERIC_FLOW, tree) + " (at line 1)")
     try:
         _check_lists(tree)
         return FlowDoc(
             source=source,
             tree=tree,
-            id=_string(tree, "id"),
-            namespace=_string(tree, "namespace"),
-            revision=_integer(tree.get("revision")),
-            disabled=_boolean(tree.get("disabled")),
-            deleted=_boolean(tree.get("deleted")),
-            labels=labels_of(tree.get("labels")),
+            id=_typed(tree, "id", _string),
+            namespace=_typed(tree, "namespace", _string),
+            revision=_typed(tree, "revision", _integer),
+            disabled=_typed(tree, "disabled", _boolean),
+            deleted=_typed(tree, "deleted", _boolean),
+            labels=_typed(tree, "labels", labels_of),
         )
     except _Mismatch as mismatch:
         raise _parse_error(resource, f"YAML parsing error: {mismatch}") from None
@@ -103,11 +104,20 @@ def _mismatch(java_type: str, node: object) -> str:
             f"no String-argument constructor/factory method to deserialize from String value ('{node}')")
 
 
-def _string(tree: dict, key: str) -> str | None:
+def _typed(tree: dict, key: str, read):
+    """A typed field read; a mismatch names it as Jackson's `JsonMappingException.getMessage()` does, with
+    its reference chain (which YamlParser.formatYamlErrorMessage keeps in `YAML parsing error: ...`)."""
     try:
-        return scalar_text(tree.get(key))
+        return read(tree.get(key))
+    except _Mismatch as mismatch:
+        raise _Mismatch(f'{mismatch} (through reference chain: {GENERIC_FLOW}["{key}"])') from None
+
+
+def _string(node: object) -> str | None:
+    try:
+        return scalar_text(node)
     except TypeError:
-        raise _Mismatch(_mismatch("java.lang.String", tree[key])) from None
+        raise _Mismatch(_mismatch("java.lang.String", node)) from None
 
 
 def _integer(node: object) -> int | None:
@@ -144,9 +154,12 @@ def _boolean(node: object) -> bool:
 
 def _check_lists(tree: dict) -> None:
     for key in (*TASK_LISTS, "triggers", "inputs", "outputs"):
-        value = tree.get(key)
-        if not is_null(value) and not isinstance(value, list):
-            raise _Mismatch(_mismatch("java.util.ArrayList", value))
+        _typed(tree, key, _list)
+
+
+def _list(value: object) -> None:
+    if not is_null(value) and not isinstance(value, list):
+        raise _Mismatch(_mismatch("java.util.ArrayList", value))
 
 
 def labels_of(node: object) -> list[dict] | None:

@@ -17,6 +17,7 @@ from kestrasync.http import Connection
 from kestrasync.kinds.base import Tree, Update
 from kestrasync.kinds.flows import api
 from kestrasync.environments import OWNER_LABEL
+from kestrasync.kinds.flows.locate import in_file, split_constraint
 from kestrasync.kinds.flows.diff import active_triggers, classify, is_same_source, label, without_id
 from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
@@ -24,7 +25,7 @@ from kestrasync.kinds.flows.rewrite import FlowOverlay, rewrite
 from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, SourceLocation, Version
 from kestrasync.textdiff import unified_diff
 from kestrasync.walk import ScanOptions
-from kestrasync.yamltext import YamlProblem, locate
+from kestrasync.yamltext import YamlProblem
 
 # Kestra's warning for a Subflow whose target does not exist (yet).
 _MISSING_SUBFLOW = re.compile(r"The subflow '([^']+)' not found in namespace '([^']+)'")
@@ -96,8 +97,8 @@ class FlowKind:
             api.delete(conn, change.key)
             return None
         except ApiError as error:
-            if error.pointers and change.after is not None:
-                error.location = _located(change.after, error.pointers[0])
+            if error.details and change.after is not None:
+                error.location = _placed(change.after, error.details)
             raise
 
     def validate(self, conn: Connection, writes: Sequence[Local], created: frozenset[Key]) -> tuple[Diagnostic, ...]:
@@ -109,7 +110,12 @@ class FlowKind:
         for flow, result in zip(writes, api.validate(conn, [f.content for f in writes])):
             for line in (result.get("constraints") or "").splitlines():
                 if line.strip():
-                    errors.append(Diagnostic(Severity.ERROR, line.strip(), flow.key, flow.location))
+                    path, message = split_constraint(line.strip())
+                    text = line.strip() if path else message  # an empty path (a flow-level rule) is not shown
+                    errors.append(Diagnostic(Severity.ERROR, text, flow.key, in_file(flow, message, [path] if path else [], True)))
+            for error in result["errors"]:
+                text = f"{error.paths[-1]}: {error.text}" if error.paths else error.text
+                errors.append(Diagnostic(Severity.ERROR, text, flow.key, in_file(flow, error.text, error.paths, True)))
             for warning in result.get("warnings") or ():
                 missing = _MISSING_SUBFLOW.search(str(warning))
                 if missing and Key(KIND, missing.group(2), missing.group(1)) in created:
@@ -120,13 +126,10 @@ class FlowKind:
         return tuple(warnings)
 
 
-def _located(flow: Local, pointer: str) -> SourceLocation:
-    """Where in the flow's file a 2.x error's pointer lands (the document's start when it lands nowhere)."""
-    found = locate(flow.content, pointer)
-    if found is None:
-        return flow.location
-    line, column = found
-    return SourceLocation(flow.location.path, flow.location.line + line - 1, column)
+def _placed(flow: Local, details) -> SourceLocation:
+    """Where a refused write's errors land: the first that lands anywhere better than the flow's first line."""
+    places = (in_file(flow, detail.text, detail.paths) for detail in details)
+    return next((where for where in places if where != flow.location), flow.location)
 
 
 FLOWS = FlowKind()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from kestrasync.archive import DAMAGED, zip_entries
-from kestrasync.errors import ApiError, KestraSyncError, WriteNotKept
+from kestrasync.errors import ApiError, ErrorDetail, KestraSyncError, WriteNotKept
 from kestrasync.http import Connection, Fields, segment
 from kestrasync.kinds.base import parallel
 from kestrasync.kinds.flows.diff import is_same_source, without_revision
@@ -159,12 +159,18 @@ def validate(conn: Connection, sources: Sequence[str]) -> list[dict]:
 
 
 def _verdict(conn: Connection, item, number: int) -> dict:
-    """One flow's validation: its refusals (`constraints`, one text) and warnings (texts)."""
+    """One flow's validation: its refusals (`constraints`, one text; 2.x develop's `errors`, each
+    `{detail, pointer, path}` as ErrorDetails) and warnings (texts)."""
     fields = Fields(conn, "POST", VALIDATE, item, f"the validation of flow {number}")
     warnings = fields.items("warnings", optional=True)
     if not all(isinstance(warning, str) for warning in warnings):
         raise conn.unexpected("POST", VALIDATE, f"the validation of flow {number} with `warnings` that are not all texts")
-    return {"constraints": fields.text("constraints", optional=True), "warnings": warnings}
+    errors = []
+    for entry in fields.items("errors", optional=True):
+        error = Fields(conn, "POST", VALIDATE, entry, f"an error in the validation of flow {number}")
+        paths = (error.text("pointer", optional=True), error.text("path", optional=True))
+        errors.append(ErrorDetail(error.text("detail"), tuple(path for path in paths if path)))
+    return {"constraints": fields.text("constraints", optional=True), "warnings": warnings, "errors": errors}
 
 
 # ---------------------------------------------------------------------------------------------
