@@ -17,7 +17,7 @@ from pathlib import Path
 from kestrasync import kinds
 from kestrasync.errors import FileError
 from kestrasync.model import Action, Content, Diagnostic, FileWrite, Key, Local, Remote, Severity, as_text
-from kestrasync.textdiff import unified_diff
+from kestrasync.textdiff import text_change
 
 
 @dataclass
@@ -104,13 +104,15 @@ def edits(
 
 
 def _write(path: str, shown: str, action: Action, keys: tuple[Key, ...], before: bytes | None, after: bytes | None) -> FileWrite:
-    """A file write with its diff: unified for text, sizes for binary content."""
+    """A file write with its diff: sizes for binary content; for text, what textdiff.text_change says
+    in words, in parentheses (as the sizes are), over the diff of the real lines."""
     old, new = as_text(before or b""), as_text(after or b"")
     if old is None or new is None:
         diff = f"(binary content: {len(before or b''):,} bytes → {len(after or b''):,} bytes)\n"
     else:
-        diff = unified_diff(old, new, f"{shown} (now)" if before is not None else "/dev/null",
-                            f"{shown} (from the server)" if after is not None else "/dev/null")
+        text = text_change(old, new, f"{shown} (now)" if before is not None else "/dev/null",
+                           f"{shown} (from the server)" if after is not None else "/dev/null")
+        diff = "".join(f"({note})\n" for note in text.notes) + text.diff
     return FileWrite(path, shown, action, keys, before, after, diff)
 
 

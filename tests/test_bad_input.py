@@ -195,7 +195,7 @@ def test_crlf_mixed_and_multi_document_files_are_sent_byte_exact(repo, cli, serv
     # Converting the line endings is a real change (Kestra stores bytes): one cosmetic update, said so.
     (repo.root / "flows/mixed.yml").write_bytes(mixed.replace("\r\n", "\n").encode())
     [change] = output_json(cli("plan", "--format", "json"))["changes"]
-    assert (change["address"], change["update_kind"], change["summary"]) == ("company.crlf/mixed", "cosmetic", ["line endings only (CRLF/LF)"])
+    assert (change["address"], change["update_kind"], change["summary"]) == ("company.crlf/mixed", "cosmetic", ["line endings only: mixed → LF (3 lines)"])
 
 
 # ---------------------------------------------------------------------------------------------

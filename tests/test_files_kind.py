@@ -85,13 +85,13 @@ def test_a_text_update_is_a_counted_unified_diff():
 
 def test_line_endings_alone_are_said_without_a_diff():
     update = describe(b"a\nb\n", b"a\r\nb\r\n", "server", "local")
-    assert [str(d) for d in update.summary] == ["line endings changed from LF to CRLF"]
+    assert [str(d) for d in update.summary] == ["line endings only: LF → CRLF (2 lines)"]
     assert update.diff == ""
 
 
 def test_line_endings_with_an_edit_diff_only_the_edit():
     update = describe(b"a\nb\nc\n", b"a\r\nB\r\nc\r\n", "server", "local")
-    assert [str(d) for d in update.summary][0] == "line endings changed from LF to CRLF"
+    assert [str(d) for d in update.summary] == ["content changed (1 line(s) added, 1 removed)", "line endings changed too: LF → CRLF"]
     assert update.diff.count("\n-") == 1 and "-b\n+B\n" in update.diff
 
 

@@ -114,3 +114,30 @@ def test_json_errors_are_json_too(repo, cli):
     assert result.exit_code == 1
     assert output_json(result)["type"] == "kestra-sync/error"
     assert "flows/bad.yml:2:1" in output_json(result)["error"]
+
+
+def test_a_flow_saved_with_crlf_endings_is_said_in_words_in_every_format(repo, cli):
+    """Kestra keeps the bytes sent: the server's source has LF, the file saved by a Windows editor CRLF."""
+    etl, load = flow_yaml("company.team", "etl"), flow_yaml("company.team", "load")
+    repo.write("flows/etl.yml", etl)
+    repo.write("flows/load.yml", load)
+    assert cli("apply", "--auto-approve").exit_code == 0
+    repo.write("flows/etl.yml", etl.replace("\n", "\r\n"))
+    repo.write("flows/load.yml", load.replace("message: hello", "message: bye").replace("\n", "\r\n"))
+    words = "line endings only: LF → CRLF (6 lines)"
+
+    text = cli("plan", "--diff").stdout
+    assert f"cosmetic: {words}\n" in text
+    assert "company.team/etl (server rev 1)\n" not in text  # no diff for etl: the words say it
+    assert "-    message: hello\n      +    message: bye\n" in text
+    assert "semantic: task `log` changed (message); line endings changed too: LF → CRLF" in text
+
+    markdown = cli("plan", "--format", "markdown").stdout
+    assert f"| cosmetic: {words} |" in markdown
+    assert f"<code>company.team/etl</code> (update, cosmetic)</summary>\n\ncosmetic: {words}\n</details>" in markdown
+    assert "+    message: bye\n```" in markdown and "```diff\n```" not in markdown
+
+    changes = {c["address"]: c for c in output_json(cli("plan", "--format", "json"))["changes"]}
+    assert (changes["company.team/etl"]["summary"], changes["company.team/etl"]["diff"]) == ([words], "")
+    assert changes["company.team/load"]["summary"] == ["task `log` changed (message)", "line endings changed too: LF → CRLF"]
+    assert "\r" not in changes["company.team/load"]["diff"] and changes["company.team/load"]["diff"].count("\n-") == 1

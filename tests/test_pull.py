@@ -224,3 +224,15 @@ def test_git_is_asked_only_about_its_own_work_tree(committed, cli, tmp_path):
     committed.write("flows/a.yaml", flow_yaml("company.team", "a", message="my local edit"))
     result = pull(cli)
     assert result.exit_code == 1 and "1 file(s) have uncommitted changes the pull would overwrite (flows/a.yaml)" in result.stderr
+
+
+def test_pulling_other_line_endings_says_so_instead_of_diffing_every_line(repo, cli, probe):
+    etl = flow_yaml("company.team", "etl")
+    repo.write("flows/company.team/etl.yaml", etl)
+    assert cli("apply", "--auto-approve").exit_code == 0
+    repo.write("flows/company.team/etl.yaml", etl.replace("\n", "\r\n"))  # saved again by a Windows editor
+    result = pull(cli)
+    assert result.exit_code == 0, result.output
+    assert "      (line endings only: CRLF → LF (6 lines))\n" in result.stdout
+    assert "-id: etl" not in result.stdout
+    assert (repo.root / "flows/company.team/etl.yaml").read_bytes() == etl.encode()

@@ -87,14 +87,29 @@ def test_an_update_shows_a_text_diff_and_binary_sizes_and_hashes(repo, cli):
 def test_line_endings_and_final_newline_are_said_not_diffed(repo, cli):
     repo.write("_files/company.team/run.sh", b"set -e\necho one\necho two\n")
     repo.write("_files/company.team/notes.txt", b"alpha\nbeta\n")
+    repo.write("_files/company.team/load.py", b"import sys\nprint('load')\n")
     assert cli("apply", "--auto-approve").exit_code == 0
     repo.write("_files/company.team/run.sh", b"set -e\r\necho one\r\necho two\r\n")
-    repo.write("_files/company.team/notes.txt", b"alpha\nbeta")
+    repo.write("_files/company.team/notes.txt", b"alpha  \nbeta")
+    repo.write("_files/company.team/load.py", b"import sys\r\nprint('load v2')\r\n")
+    crlf = "line endings only: LF → CRLF (3 lines)"
 
     result = cli("plan", "--diff")
-    assert "line endings changed from LF to CRLF" in result.stdout
-    assert "final newline removed" in result.stdout
-    assert "-echo one" not in result.stdout  # not every line shown as changed
+    assert f"semantic: {crlf}\n" in result.stdout
+    assert "semantic: final newline removed; trailing spaces added on line 1\n" in result.stdout
+    assert "semantic: content changed (1 line(s) added, 1 removed); line endings changed too: LF → CRLF" in result.stdout
+    assert "-echo one" not in result.stdout and "-import sys" not in result.stdout  # only the real line diffed
+    assert "-print('load')\n      +print('load v2')\n" in result.stdout
+
+    markdown = cli("plan", "--format", "markdown").stdout
+    assert f"<code>company.team/run.sh</code> (update, semantic)</summary>\n\nsemantic: {crlf}\n</details>" in markdown
+    assert "-print('load')\n+print('load v2')\n```" in markdown
+
+    changes = {c["address"]: c for c in output_json(cli("plan", "--format", "json"))["changes"]}
+    assert (changes["company.team/run.sh"]["summary"], changes["company.team/run.sh"]["diff"]) == ([crlf], "")
+    assert changes["company.team/notes.txt"]["summary"] == ["final newline removed", "trailing spaces added on line 1"]
+    assert changes["company.team/load.py"]["summary"][1] == "line endings changed too: LF → CRLF"
+    assert "\r" not in changes["company.team/load.py"]["diff"]
     assert cli("apply", "--auto-approve").exit_code == 0
     assert cli("plan", "--detailed-exitcode").exit_code == 0
 

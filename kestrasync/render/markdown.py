@@ -81,9 +81,11 @@ def render_plan(plan: Plan, *, limit: int = LIMIT) -> str:
     for change in plan.changes:
         diff = change_diff(change)
         fence = _fence(diff)
+        # No diff (line endings only, binary content): the change's detail, not an empty code block.
+        body = f"{fence}diff\n{diff}{'' if diff.endswith(chr(10)) else chr(10)}{fence}" if diff else _cell(change_detail(change))
         block = (
             f"<details><summary><code>{change.key}</code> ({change.action.verb}"
-            f"{', ' + change.update_kind.value if change.update_kind else ''})</summary>\n\n{fence}diff\n{diff}{'' if diff.endswith(chr(10)) else chr(10)}{fence}\n</details>\n"
+            f"{', ' + change.update_kind.value if change.update_kind else ''})</summary>\n\n{body}\n</details>\n"
         )
         if len(text) + len(block) + 400 > limit:
             omitted += 1

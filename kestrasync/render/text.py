@@ -46,8 +46,8 @@ def render_plan(plan: Plan, *, color: bool = False, diffs: bool = False) -> str:
             version = f" (server {version_text(change.version_before)})" if change.before else ""
             lines.append(f"  {paint(change.action.value, style, color)} {paint(str(change.key), style, color)}  {where}{version}")
             lines.append(f"      {change_detail(change)}")
-            if diffs:
-                lines.append(_indent(colored_diff(change_diff(change), color), "      "))
+            if diffs and (diff := change_diff(change)):  # no diff: the detail line said it all
+                lines.append(_indent(colored_diff(diff, color), "      "))
     if plan.skipped_cosmetic:
         lines += ["", f"Cosmetic updates skipped (--ignore-cosmetic): {', '.join(map(str, plan.skipped_cosmetic))}"]
     lines += render_diagnostics(plan.diagnostics, color)

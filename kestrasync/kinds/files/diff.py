@@ -1,5 +1,5 @@
-"""What an update of a namespace file changes: a unified diff for text, sizes and hashes for binary
-content, and the changes a diff shows badly (line endings, the final newline) said in words."""
+"""What an update of a namespace file changes: sizes and hashes for binary content; for text, the
+diff and words textdiff.text_change gives, and the lines the diff adds and removes counted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 
 from kestrasync.kinds.base import Update
 from kestrasync.model import Detail, UpdateKind, as_text
-from kestrasync.textdiff import line_endings, unified_diff
+from kestrasync.textdiff import text_change
 
 
 def describe(before: bytes, after: bytes, before_name: str, after_name: str) -> Update:
@@ -18,20 +18,13 @@ def describe(before: bytes, after: bytes, before_name: str, after_name: str) -> 
         what = "binary content" if old is None and new is None else "content (text to binary, or back)"
         summary = Detail(f"{what} changed", parts=(f"{_size(before)} → {_size(after)}", f"sha256 {_hash(before)} → {_hash(after)}"))
         return Update(UpdateKind.SEMANTIC, (summary,), "")
-    details = []
-    endings = line_endings(old), line_endings(new)
-    if endings[0] != endings[1] and "none" not in endings:
-        details.append(Detail(f"line endings changed from {endings[0]} to {endings[1]}"))
-        old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
-    if old.endswith("\n") != new.endswith("\n") and old.rstrip("\n") == new.rstrip("\n"):
-        details.append(Detail("final newline " + ("added" if new.endswith("\n") else "removed")))
-        return Update(UpdateKind.SEMANTIC, tuple(details), "")
-    diff = unified_diff(old, new, before_name, after_name) if old != new else ""
-    if diff:
-        added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
-        removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
-        details.append(Detail("content changed", parts=(f"{added} line(s) added", f"{removed} removed")))
-    return Update(UpdateKind.SEMANTIC, tuple(details), diff)
+    text = text_change(old, new, before_name, after_name)
+    notes = tuple(map(Detail, text.notes))
+    if text.diff:
+        added = sum(1 for line in text.diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+        removed = sum(1 for line in text.diff.splitlines() if line.startswith("-") and not line.startswith("---"))
+        notes = (Detail("content changed", parts=(f"{added} line(s) added", f"{removed} removed")), *notes)
+    return Update(UpdateKind.SEMANTIC, notes, text.diff)
 
 
 def _size(content: bytes) -> str:

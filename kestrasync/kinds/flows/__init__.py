@@ -23,7 +23,7 @@ from kestrasync.kinds.flows.parse import RULES, parse_file
 from kestrasync.kinds.flows.refs import KIND, source_references
 from kestrasync.kinds.flows.rewrite import FlowOverlay, rewrite
 from kestrasync.model import Action, Change, Diagnostic, Key, KindInfo, Local, Remote, Severity, SourceLocation, Version
-from kestrasync.textdiff import unified_diff
+from kestrasync.textdiff import text_change
 from kestrasync.walk import ScanOptions
 from kestrasync.yamltext import YamlProblem
 
@@ -41,9 +41,8 @@ class FlowKind:
         return is_same_source(local.content, remote.content)
 
     def describe(self, local: Local, remote: Remote) -> Update:
-        update_kind, summary = classify(remote.content, local.content)
-        diff = unified_diff(remote.content, local.content, f"{remote.key} (server rev {remote.version})", local.location.path)
-        return Update(update_kind, summary, diff)
+        text = text_change(remote.content, local.content, f"{remote.key} (server rev {remote.version})", local.location.path)
+        return Update(*classify(remote.content, local.content, text), text.diff)
 
     def references(self, remote: Remote) -> tuple[Key, ...]:
         return source_references(remote.content)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from kestrasync.model import Detail, UpdateKind
-from kestrasync.textdiff import layout_only
+from kestrasync.textdiff import TextChange
 from kestrasync.yamltext import parse_source
 
 # Kestra's FlowInterface.sourceWithoutRevision: the first line `revision: <digits>` and its newline.
@@ -84,19 +84,23 @@ def is_same_source(a: str, b: str) -> bool:
     return a == b or without_revision(a) == without_revision(b)
 
 
-def classify(before: str, after: str) -> tuple[UpdateKind, tuple[Detail, ...]]:
-    """Semantic or cosmetic, with what changed."""
+def classify(before: str, after: str, text: TextChange) -> tuple[UpdateKind, tuple[Detail, ...]]:
+    """Semantic or cosmetic, with what changed, and what `text` (the two texts' change) says in words:
+    the line endings changed too, or all that changed is layout."""
+    notes = tuple(map(Detail, text.notes))
     old, new = parse_source(before), parse_source(after)
     if old is None:
-        return UpdateKind.SEMANTIC, (Detail("the server's source does not parse as YAML"),)
+        return UpdateKind.SEMANTIC, (Detail("the server's source does not parse as YAML"), *notes)
     if isinstance(old, dict):
         old.pop("revision", None)
     if isinstance(new, dict):
         new.pop("revision", None)
     details = _merged(summarize(old, new))
     if details:
-        return UpdateKind.SEMANTIC, details
-    return UpdateKind.COSMETIC, (Detail(layout_only(before, after) or "comments, formatting or key order only"),)
+        return UpdateKind.SEMANTIC, details + notes
+    if text.diff or not notes:
+        notes = (Detail("comments, formatting or key order only"), *notes)
+    return UpdateKind.COSMETIC, notes
 
 
 class _ById(dict):
