@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import json
 import os
 import signal
 import sys
@@ -25,7 +26,8 @@ from pathlib import Path
 import click
 
 from kestrasync import engine, kinds, walk
-from kestrasync.config import CONFIG_NAME, Overrides, Settings, load_settings, require_config, starter_config, write_config
+from kestrasync.config import (CONFIG_NAME, Overrides, Settings, json_schema, load_settings, require_config, starter_config,
+                               write_config)
 from kestrasync.errors import ConfigError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable
 from kestrasync.model import NAMESPACE, Action, ApplyReport, Plan
 from kestrasync.planfile import load_plan, save_plan
@@ -487,6 +489,21 @@ def init(config_file, overrides, namespaces, flows_path) -> int:
     load_settings(target)  # what init writes, the next command reads
     where = f"namespaces {', '.join(owned)}" if owned else "no namespaces yet: list them under `namespaces`"
     emit(f"Wrote {target} ({where}). Next: kestra-sync pull, then kestra-sync plan.")
+    return EXIT_OK
+
+
+@main.command()
+def schema() -> int:
+    """Print the JSON Schema of kestra-sync.yaml, for editors' completion and checks.
+
+    The same schema ships in the package (kestrasync/schema/kestra-sync.schema.json); point an editor
+    at either with a `# yaml-language-server: $schema=...` line at the top of kestra-sync.yaml.
+
+    Example:
+
+        kestra-sync schema > .kestra-sync.schema.json
+    """
+    emit(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
