@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import json
 import os
 import signal
 import sys
@@ -26,7 +27,8 @@ from pathlib import Path
 import click
 
 from kestrasync import ci, engine, kinds, walk
-from kestrasync.config import CONFIG_NAME, Overrides, Settings, load_settings, require_config, starter_config, write_config
+from kestrasync.config import (CONFIG_NAME, Overrides, Settings, json_schema, load_settings, require_config, starter_config,
+                               write_config)
 from kestrasync.environments import ENVIRONMENT_VARIABLE
 from kestrasync.errors import ConfigError, ForgeError, Interrupted, KestraSyncError, PlanRefused, PullRefused, ServerUnreachable, UnmanagedFound
 from kestrasync.model import NAMESPACE, Action, ApplyReport, Diagnostic, Plan, ResultStatus, Severity
@@ -591,6 +593,21 @@ def init(config_file, overrides, namespaces, flows_path) -> int:
     load_settings(target)  # what init writes, the next command reads
     where = f"namespaces {', '.join(owned)}" if owned else "no namespaces yet: list them under `namespaces`"
     emit(f"Wrote {target} ({where}). Next: kestra-sync pull, then kestra-sync plan.")
+    return EXIT_OK
+
+
+@main.command()
+def schema() -> int:
+    """Print the JSON Schema of kestra-sync.yaml, for editors' completion and checks.
+
+    The same schema ships in the package (kestrasync/schema/kestra-sync.schema.json); point an editor
+    at either with a `# yaml-language-server: $schema=...` line at the top of kestra-sync.yaml.
+
+    Example:
+
+        kestra-sync schema > .kestra-sync.schema.json
+    """
+    emit(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 

@@ -10,13 +10,15 @@ is reported with the file, line and key it came from.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import string
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -100,59 +102,89 @@ class Overrides:
         return replace(self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None})
 
 
-# The file's schema: key -> (path in Settings, type[, bound]); nested mappings are dicts. A bound of
-# POSITIVE means "greater than 0", a number "at least that", a pattern "every item matches it".
+class Key(NamedTuple):
+    """One key of kestra-sync.yaml: where its value goes (a path in Settings), its type, what it means
+    (the JSON Schema's description, for editors) and a bound. A bound of POSITIVE means "greater than
+    0", a number "at least that", a pattern "every item matches it"."""
+
+    target: tuple[str, ...]
+    kind: type | str  # a Python type, or one of the structured kinds _read_section reads
+    about: str
+    bound: int | str | re.Pattern | None = None
+
+
+class Section(dict):
+    """A mapping of kestra-sync.yaml: its keys (name -> Key or Section), and what it is for."""
+
+    def __init__(self, about: str, keys: dict):
+        super().__init__(keys)
+        self.about = about
+
+
 POSITIVE = "positive"
 LAYOUT = "layout"  # a template of LAYOUT_FIELDS, relative, with no `..`
-OWNERSHIP = "ownership"  # `namespace` or `label`
-_SCHEMA: dict = {
-    "server": {
-        "url": (("server", "url"), str),
-        "tenant": (("server", "tenant"), str),
-        "timeout": (("server", "timeout"), float, POSITIVE),
-        "retries": (("server", "retry", "attempts"), int, 0),
-        "retry_backoff": (("server", "retry", "base_delay"), float, 0),
-        "retry_budget": (("server", "retry", "budget"), float, POSITIVE),
-        "verify_tls": (("server", "verify_tls"), bool),
-        "ca_cert": (("server", "ca_cert"), str),
-        "kestra_version": (("server", "kestra_version"), str),
-    },
-    "flows": {
-        "paths": (("flow_files", "paths"), list),
-        "include": (("flow_files", "include"), list),
-        "exclude": (("flow_files", "exclude"), list),
-        "max_file_size": (("flow_files", "max_file_bytes"), int, POSITIVE),
-        "layout": (("flow_files", "layout"), str, LAYOUT),
-    },
-    "files": {
-        "paths": (("namespace_files", "paths"), list),
-        "include": (("namespace_files", "include"), list),
-        "exclude": (("namespace_files", "exclude"), list),
-        "max_file_size": (("namespace_files", "max_file_bytes"), int, POSITIVE),
-        "mappings": (("namespace_files", "mappings"), "mappings"),
-    },
-    "namespaces": (("owned_namespaces",), list, NAMESPACE),
-    "fail_on_unmanaged": (("fail_on_unmanaged",), bool),
-    "environments": (("environments",), "environments"),
-    "ownership": {
-        "by": (("ownership", "by"), str, OWNERSHIP),
-        "name": (("ownership", "name"), str),
-    },
-    "prune": {
-        "enabled": (("prune", "enabled"), bool),
-        "max_deletes": (("prune", "max_deletes"), int, 0),
-        "allow_empty": (("prune", "allow_empty"), bool),
-        "protected_namespaces": (("prune", "protected"), list, NAMESPACE),
-    },
-    "apply": {"parallelism": (("parallelism",), int, POSITIVE)},
-    "lock": {
-        "enabled": (("lock", "enabled"), bool),
-        "namespace": (("lock", "namespace"), str),
-        "key": (("lock", "key"), str),
-        "ttl": (("lock", "ttl_seconds"), int, POSITIVE),
-        "timeout": (("lock", "timeout_seconds"), float, 0),
-    },
-}
+OWNERSHIP = "ownership"  # one of OWNERSHIP_MODES
+OWNERSHIP_MODES = ("namespace", "label")  # the first is the default
+_SCHEMA = Section("kestra-sync configuration: this repository is the desired state of a Kestra server.", {
+    "server": Section("The Kestra server and how to talk to it. Credentials never go here: KESTRA_USERNAME and "
+                      "KESTRA_PASSWORD, or KESTRA_API_TOKEN, in the environment or .env.", {
+        "url": Key(("server", "url"), str, "The server's own address, without /api/v1 (KESTRA_URL, KESTRA_HOST or --url override it)."),
+        "tenant": Key(("server", "tenant"), str, "The tenant (main in open source; KESTRA_TENANT or --tenant)."),
+        "timeout": Key(("server", "timeout"), float, "Seconds for a whole request, from connecting to the last byte of its answer.",
+                       POSITIVE),
+        "retries": Key(("server", "retry", "attempts"), int, "Retries after the first try, for connection errors, timeouts, "
+                       "429 and 502-504.", 0),
+        "retry_backoff": Key(("server", "retry", "base_delay"), float, "Seconds before the first retry, then doubled (with jitter).", 0),
+        "retry_budget": Key(("server", "retry", "budget"), float, "Seconds a request may take, its retries and waits included.",
+                            POSITIVE),
+        "verify_tls": Key(("server", "verify_tls"), bool, "Check the server's TLS certificate (--insecure turns it off, with a warning)."),
+        "ca_cert": Key(("server", "ca_cert"), str, "A CA bundle (PEM) for a private CA, relative to this file (or --ca-cert)."),
+        "kestra_version": Key(("server", "kestra_version"), str, "The server's Kestra version (e.g. 1.0 or 2.0), when it must "
+                              "not be asked (or --kestra-version)."),
+    }),
+    "flows": Section("Which files hold flows.", {
+        "paths": Key(("flow_files", "paths"), list, "The folders of flow files, relative to this file (none: the whole repository)."),
+        "include": Key(("flow_files", "include"), list, "Globs of the flow files in those folders."),
+        "exclude": Key(("flow_files", "exclude"), list, "Globs of files that are not flows."),
+        "max_file_size": Key(("flow_files", "max_file_bytes"), int, "The largest flow file, in bytes.", POSITIVE),
+        "layout": Key(("flow_files", "layout"), str, "Where `pull` writes a flow no file declares, under the first path: a "
+                      "relative template naming {id} and optionally {namespace}.", LAYOUT),
+    }),
+    "files": Section("Namespace files (scripts, queries, data that flows read): _files/<namespace>/<path> by default.", {
+        "paths": Key(("namespace_files", "paths"), list, "Folders of one folder per namespace, relative to this file (none: _files)."),
+        "include": Key(("namespace_files", "include"), list, "Globs of the files in the folders of `paths`."),
+        "exclude": Key(("namespace_files", "exclude"), list, "Globs of files in the folders of `paths` that are never uploaded."),
+        "max_file_size": Key(("namespace_files", "max_file_bytes"), int, "The largest namespace file, in bytes.", POSITIVE),
+        "mappings": Key(("namespace_files", "mappings"), "mappings", "Explicit folders, each to a namespace and a remote folder."),
+    }),
+    "namespaces": Key(("owned_namespaces",), list, "The namespaces this repository owns, each with those below it (none: "
+                      "exactly the namespaces its files declare).", NAMESPACE),
+    "fail_on_unmanaged": Key(("fail_on_unmanaged",), bool, "Make plan, diff and apply fail when the server holds flows or files "
+                             "in the owned namespaces that no file declares (or --fail-on-unmanaged)."),
+    "environments": Key(("environments",), "environments", "Targets chosen with --env NAME (or KESTRA_SYNC_ENV); what one does "
+                        "not set comes from the top level."),
+    "ownership": Section("What this repository owns: the owned namespaces, or only the flows labelled with its name.", {
+        "by": Key(("ownership", "by"), str, "`namespace`: everything in the owned namespaces; `label`: only the flows labelled "
+                  f"{OWNER_LABEL}: <name>.", OWNERSHIP),
+        "name": Key(("ownership", "name"), str, "With `by: label`: this repository's name, one no other repository uses."),
+    }),
+    "prune": Section("Deletes on the server of what no file declares, inside the owned namespaces only.", {
+        "enabled": Key(("prune", "enabled"), bool, "Prune on every plan and apply (or --prune for one run)."),
+        "max_deletes": Key(("prune", "max_deletes"), int, "The most deletes of each kind a plan may make (or --max-deletes).", 0),
+        "allow_empty": Key(("prune", "allow_empty"), bool, "Allow a prune that empties a namespace (or --allow-empty)."),
+        "protected_namespaces": Key(("prune", "protected"), list, "Namespaces never pruned, with those below them.", NAMESPACE),
+    }),
+    "apply": Section("How apply writes.", {
+        "parallelism": Key(("parallelism",), int, "Concurrent writes (or --parallelism).", POSITIVE),
+    }),
+    "lock": Section("The advisory apply lock, in Kestra's KV store.", {
+        "enabled": Key(("lock", "enabled"), bool, "Take the lock on apply (--no-lock skips it)."),
+        "namespace": Key(("lock", "namespace"), str, "The namespace of the lock's KV entry."),
+        "key": Key(("lock", "key"), str, "The key of the lock's KV entry."),
+        "ttl": Key(("lock", "ttl_seconds"), int, "Seconds after which a held lock is taken over, with a warning.", POSITIVE),
+        "timeout": Key(("lock", "timeout_seconds"), float, "Seconds to wait for another apply's lock (or --lock-timeout).", 0),
+    }),
+})
 
 
 def starter_config(settings: Settings, namespaces: list[str], found: list[str], flows_path: str) -> str:
@@ -201,23 +233,100 @@ fail_on_unmanaged: {str(settings.fail_on_unmanaged).lower()}
 
 # An environment's keys: the top level's sections it may override, and its own (paths under
 # "environment", gathered into an Environment rather than assigned to Settings).
-_ENVIRONMENT_SCHEMA: dict = {
+_ENVIRONMENT_SCHEMA = Section("An environment: the top level's sections it overrides (what it does not set comes from the "
+                              "top level), and its own keys.", {
     **{section: _SCHEMA[section] for section in ("server", "files", "prune", "apply", "lock")},
-    "credentials": {
-        "username_variable": (("environment", "username"), str),
-        "password_variable": (("environment", "password"), str),
-        "token_variable": (("environment", "token"), str),
-    },
-    "namespace_prefix": (("environment", "prefix"), str, NAMESPACE),
-    "namespace_rename": (("environment", "renames"), "renames"),
-    "triggers": {
-        "disabled": (("environment", "disable_triggers"), bool),
-        "types": (("environment", "trigger_types"), list),
-    },
-    "variables": (("environment", "variables"), "strings"),
-    "labels": (("environment", "labels"), "strings"),
-    "watch": (("environment", "watch"), bool),
-}
+    "credentials": Section("The variables its credentials come from (defaults: KESTRA_<NAME>_USERNAME, KESTRA_<NAME>_PASSWORD, "
+                           "KESTRA_<NAME>_API_TOKEN).", {
+        "username_variable": Key(("environment", "username"), str, "The variable holding its username."),
+        "password_variable": Key(("environment", "password"), str, "The variable holding its password."),
+        "token_variable": Key(("environment", "token"), str, "The variable holding its API token."),
+    }),
+    "namespace_prefix": Key(("environment", "prefix"), str, "Put before every namespace: company.team becomes "
+                            "<prefix>.company.team.", NAMESPACE),
+    "namespace_rename": Key(("environment", "renames"), "renames", "Namespaces renamed, each with those below it "
+                            "(company: company-staging)."),
+    "triggers": Section("Triggers turned off in every flow.", {
+        "disabled": Key(("environment", "disable_triggers"), bool, "Turn triggers off."),
+        "types": Key(("environment", "trigger_types"), list, "Only triggers of these types (none: all of them)."),
+    }),
+    "variables": Key(("environment", "variables"), "strings", "Variables set in every flow."),
+    "labels": Key(("environment", "labels"), "strings", "Labels set on every flow."),
+    "watch": Key(("environment", "watch"), bool, "Let `watch --env` write to this environment's server even when it is not local."),
+})
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}  # Python's types by their JSON names
+
+
+def json_schema() -> dict:
+    """kestra-sync.yaml's JSON Schema, for editors' completion and checks, made from the keys the loader
+    reads and the defaults of the option objects. Draft-07: the newest that yaml-language-server
+    (behind VS Code's YAML extension, and most editors' YAML support) fully implements."""
+    settings = Settings()
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": CONFIG_NAME,
+              **_object_schema(_SCHEMA, lambda target: functools.reduce(lambda value, name: getattr(value, name, None), target, settings))}
+    # load_settings' rule across two keys: ownership by label needs the repository's name.
+    schema["properties"]["ownership"].update({"if": {"properties": {"by": {"const": "label"}}, "required": ["by"]},
+                                              "then": {"properties": {"name": {"minLength": 1}}, "required": ["name"]}})
+    return schema
+
+
+def _object_schema(section: Section, default: Callable[[tuple[str, ...]], object]) -> dict:
+    """A section, each key's default being `default(its target)` (None: none)."""
+    properties = {name: _object_schema(spec, default) if isinstance(spec, Section) else _key_schema(spec, default(spec.target))
+                  for name, spec in section.items()}
+    return {"description": section.about, "type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _key_schema(key: Key, default: object) -> dict:
+    """One key: its type and bound as the loader checks them (_typed, _mappings, _environments, _strings)."""
+    pattern = {"pattern": f"^(?:{key.bound.pattern})$"} if isinstance(key.bound, re.Pattern) else {}
+    schema: dict = {"description": key.about}
+    if key.kind is list:  # one text value stands for a list of it
+        schema.update(type=["array", "string"], items={"type": "string", **pattern}, **pattern)
+    elif key.kind in _JSON_TYPES:
+        schema.update(type=_JSON_TYPES[key.kind], **pattern)
+        if key.bound == POSITIVE:
+            schema["exclusiveMinimum"] = 0
+        elif isinstance(key.bound, int):
+            schema["minimum"] = key.bound
+        elif key.bound == OWNERSHIP:
+            schema["enum"], default = list(OWNERSHIP_MODES), OWNERSHIP_MODES[0]
+        elif key.bound == LAYOUT:  # _check_layout's rules
+            schema["allOf"] = [{"pattern": _LAYOUT_TEMPLATE}, {"not": {"pattern": r"^/|(^|[/\\])\.\.([/\\]|$)"}}]
+    elif key.kind == "mappings":
+        folder = _field_defaults(FolderMapping)
+        schema.update(type="array", items={**_object_schema(_MAPPING_KEYS, lambda target: folder.get(target[0])),
+                                           "required": list(_MAPPING_REQUIRED)})
+    elif key.kind == "environments":
+        own = {**_field_defaults(Environment), **_field_defaults(FlowOverlay)}  # the rest: the top level's
+        schema.update(type="object", propertyNames={"pattern": _ENVIRONMENT_NAME.pattern}, additionalProperties=_object_schema(
+            _ENVIRONMENT_SCHEMA, lambda target: own.get(target[1]) if target[0] == "environment" else None))
+    elif key.kind == "renames":
+        namespace = {"type": "string", "pattern": f"^(?:{NAMESPACE.pattern})$"}
+        schema.update(type="object", propertyNames=namespace, additionalProperties=namespace)
+    elif key.kind == "strings":
+        schema.update(type="object", additionalProperties={"type": ["string", "number", "boolean"]})
+    if isinstance(default, tuple) and key.kind is list:
+        schema["default"] = [str(item) for item in default]
+    elif key.kind in _JSON_TYPES and isinstance(default, key.kind) and (not pattern or key.bound.fullmatch(default)):
+        schema["default"] = default  # (not an empty namespace prefix: it means none)
+    return schema
+
+
+def _layout_template() -> str:
+    """A pattern of the layouts string.Formatter reads as naming only LAYOUT_FIELDS, {id} among them."""
+    def field(names: str) -> str:
+        return r"\{(?:" + names + r")(?:![^{}:])?(?::[^{}]*)?\}"
+    token = r"(?:[^{}]|\{\{|\}\}|" + field("|".join(LAYOUT_FIELDS)) + ")"
+    return f"^{token}*{field('id')}{token}*$"
+
+
+_LAYOUT_TEMPLATE = _layout_template()
+
+
+def _field_defaults(cls) -> dict[str, object]:
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 def write_config(path: Path, text: str) -> None:
@@ -270,7 +379,7 @@ def load_settings(
     if config is not None:
         values = read_config_file(config)
         defined = values.pop(("environments",), {})
-        if values.pop(("ownership", "by"), "namespace") == "label":
+        if values.pop(("ownership", "by"), OWNERSHIP_MODES[0]) == "label":
             if not values.get(("ownership", "name")):
                 raise ConfigError(f"'ownership.name' is needed with `by: label`: the name this repository's flows are labelled "
                                   f"with ({OWNER_LABEL}), one no other repository uses", SourceLocation(display_path(config)))
@@ -411,7 +520,7 @@ def _relative_to(values: dict[tuple[str, ...], object], base: Path) -> dict[tupl
     return values
 
 
-def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> dict[tuple[str, ...], object]:
+def _read_section(node: MappingNode, schema: Section, shown: str, prefix: str) -> dict[tuple[str, ...], object]:
     values: dict[tuple[str, ...], object] = {}
     for key, value in node.value:
         name = key.value
@@ -426,21 +535,22 @@ def _read_section(node: MappingNode, schema: dict, shown: str, prefix: str) -> d
             known = ", ".join(sorted(schema))
             raise ConfigError(f"unknown key '{prefix}{name}' (expected one of: {known})", where)
         spec = schema[name]
-        if isinstance(spec, dict):
+        if isinstance(spec, Section):
             if not isinstance(value, MappingNode):
                 raise ConfigError(f"'{prefix}{name}' must be a mapping", where)
             values.update(_read_section(value, spec, shown, f"{prefix}{name}."))
+        elif spec.kind == "mappings":
+            values[spec.target] = _mappings(value, f"{prefix}{name}", shown, Path(shown).parent.absolute())
+        elif spec.kind == "environments":
+            values[spec.target] = _environments(value, shown)
+        elif spec.kind in ("renames", "strings"):
+            values[spec.target] = _strings(value, f"{prefix}{name}", shown, namespaces=spec.kind == "renames")
         else:
-            target, kind, *bound = spec
-            if kind == "mappings":
-                values[target] = _mappings(value, f"{prefix}{name}", shown, Path(shown).parent.absolute())
-            elif kind == "environments":
-                values[target] = _environments(value, shown)
-            elif kind in ("renames", "strings"):
-                values[target] = _strings(value, f"{prefix}{name}", shown, namespaces=kind == "renames")
-            else:
-                values[target] = _typed(value, kind, f"{prefix}{name}", shown, *bound)
+            values[spec.target] = _typed(value, spec.kind, f"{prefix}{name}", shown, spec.bound)
     return values
+
+
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def _environments(node: Node, shown: str) -> dict[str, dict[tuple[str, ...], object]]:
@@ -450,7 +560,7 @@ def _environments(node: Node, shown: str) -> dict[str, dict[tuple[str, ...], obj
     found = {}
     for key, value in node.value:
         name = str(key.value)
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        if not _ENVIRONMENT_NAME.fullmatch(name):
             raise ConfigError(f"environment name '{name}' must be letters, digits, '-' or '_'", _where(key, shown))
         if not isinstance(value, MappingNode):
             raise ConfigError(f"'environments.{name}' must be a mapping", _where(value, shown))
@@ -474,7 +584,15 @@ def _strings(node: Node, name: str, shown: str, namespaces: bool) -> dict[str, s
     return found
 
 
-_MAPPING_KEYS = {"namespace": str, "from": str, "to": str, "include": list, "exclude": list}
+# An item of `files.mappings`: its keys, by the FolderMapping field each fills (whose defaults they have).
+_MAPPING_KEYS = Section("A local folder whose files go to a namespace, under a remote folder.", {
+    "namespace": Key(("namespace",), str, "The namespace its files go to.", NAMESPACE),
+    "from": Key(("local",), str, "The local folder, relative to this file."),
+    "to": Key(("remote",), str, "The remote folder in the namespace (none: its root)."),
+    "include": Key(("include",), list, "Globs of the files in the folder."),
+    "exclude": Key(("exclude",), list, "Globs of files in the folder that are never uploaded."),
+})
+_MAPPING_REQUIRED = ("namespace", "from")
 
 
 def _mappings(node: Node, name: str, shown: str, base: Path) -> tuple[FolderMapping, ...]:
@@ -487,23 +605,22 @@ def _mappings(node: Node, name: str, shown: str, base: Path) -> tuple[FolderMapp
         label = f"{name}[{number}]"
         if not isinstance(item, MappingNode):
             raise ConfigError(f"'{label}' must be a mapping with namespace, from and to", _where(item, shown))
-        values = {}
+        given, values = set(), {}
         for key, value in item.value:
             if key.value not in _MAPPING_KEYS:
                 raise ConfigError(f"unknown key '{label}.{key.value}' (expected one of: {', '.join(sorted(_MAPPING_KEYS))})",
                                   _where(key, shown))
-            values[key.value] = _typed(value, _MAPPING_KEYS[key.value], f"{label}.{key.value}", shown)
-        for required in ("namespace", "from"):
-            if required not in values:
+            spec = _MAPPING_KEYS[key.value]
+            given.add(key.value)
+            values[spec.target[0]] = _typed(value, spec.kind, f"{label}.{key.value}", shown, spec.bound)
+        for required in _MAPPING_REQUIRED:
+            if required not in given:
                 raise ConfigError(f"'{label}' needs `{required}`", _where(item, shown))
-        if not NAMESPACE.fullmatch(values["namespace"]):
-            raise ConfigError(f"'{label}.namespace': '{values['namespace']}' is not a valid Kestra namespace", _where(item, shown))
         try:
-            remote = remote_folder(values.get("to", ""))
+            values["remote"] = remote_folder(values.get("remote", ""))
         except ValueError as error:
             raise ConfigError(f"'{label}.to': {error}", _where(item, shown)) from None
-        mappings.append(FolderMapping(values["namespace"], base / values["from"], remote, values.get("include", ("**",)),
-                                      values.get("exclude", ()), _where(item, shown)))
+        mappings.append(FolderMapping(local=base / values.pop("local"), where=_where(item, shown), **values))
     return tuple(mappings)
 
 
@@ -528,11 +645,13 @@ def _typed(node: Node, kind: type, name: str, shown: str, bound: int | str | re.
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         expected = {str: "a text value", int: "a whole number", float: "a number", bool: "true or false"}[kind]
         raise ConfigError(f"'{name}' must be {expected}, not {value!r}", where)
+    if isinstance(bound, re.Pattern) and not bound.fullmatch(value):
+        raise ConfigError(f"'{name}': '{value}' is not a valid Kestra namespace", where)
     if bound == POSITIVE and value <= 0:
         raise ConfigError(f"'{name}' must be greater than 0", where)
     if bound == LAYOUT:
         _check_layout(value, name, where)
-    if bound == OWNERSHIP and value not in ("namespace", "label"):
+    if bound == OWNERSHIP and value not in OWNERSHIP_MODES:
         raise ConfigError(f"'{name}' must be `namespace` (the owned namespaces are this repository's) or `label` "
                           f"(only flows labelled {OWNER_LABEL}: <name> are), not '{value}'", where)
     if isinstance(bound, int) and value < bound:
@@ -547,7 +666,7 @@ def _check_layout(template: str, name: str, where: SourceLocation) -> None:
     except ValueError as error:
         raise ConfigError(f"'{name}': {error} in '{template}'", where) from None
     unknown = named - set(LAYOUT_FIELDS)
-    if unknown or "{id}" not in template:
+    if unknown or "id" not in named:  # named, not merely written: `{{id}}` is the text "{id}"
         fields = ", ".join("{" + f + "}" for f in LAYOUT_FIELDS)
         raise ConfigError(f"'{name}': a layout names {fields} (and {{id}} at least), not '{template}'", where)
     if template.startswith("/") or ".." in template.replace("\\", "/").split("/"):

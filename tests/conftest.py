@@ -3,6 +3,8 @@ directory, the emulator (fresh for each test), and the CLI run against it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from click.testing import CliRunner, Result
 from support import Probe, Repo
 
 from kestrasync.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +41,18 @@ def repo(tmp_path, monkeypatch) -> Repo:
         """
     )
     return repository
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory) -> Path:
+    """The folder holding this checkout's sdist and wheel, as `python -m build` makes them for a release
+    (the wheel built from the sdist, so a file the sdist lacks is missing from the wheel too); built
+    once per session for the tests that need either."""
+    folder = tmp_path_factory.mktemp("dist")
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(ROOT)], capture_output=True, text=True,
+                           timeout=600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return folder
 
 
 # Every test of the tool that asks for `server` runs against the emulator in each mode it imitates.
