@@ -192,3 +192,43 @@ def test_unmanaged_flows_fail_the_plan_and_the_comment_shows_both(repo, server, 
     [comment] = ours(forge.api)
     assert "company.team/a" in comment.body and "company.team/left" in comment.body
     assert "### kestra-sync plan failed" in comment.body
+
+
+def event_file(tmp_path, event: dict) -> str:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
+def test_the_job_as_each_ci_describes_it(tmp_path):
+    from kestrasync import ci as ci_module
+
+    request = {"number": 3, "head": {"sha": HEAD, "repo": {"full_name": "someone/flows"}}, "base": {"repo": {"full_name": REPOSITORY}}}
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_EVENT_PATH": event_file(tmp_path, {"pull_request": request})}
+    fork = ci_module.job({**github, "GITHUB_EVENT_NAME": "pull_request"})
+    assert (fork.forge, fork.request, fork.commit, fork.fork, fork.noun) == ("GitHub", 3, HEAD, True, "pull request")
+    assert not ci_module.job({**github, "GITHUB_EVENT_NAME": "pull_request_target"}).fork  # the base's workflow, with its secrets
+    push = ci_module.job({"GITHUB_ACTIONS": "true", "GITHUB_SHA": "f" * 40, "GITHUB_EVENT_PATH": event_file(tmp_path, {"ref": "refs/heads/main"})})
+    assert (push.request, push.commit, push.fork) == (None, "f" * 40, False)
+    gitlab = ci_module.job({"GITLAB_CI": "true", "CI_MERGE_REQUEST_IID": "12", "CI_MERGE_REQUEST_PROJECT_ID": "1",
+                            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "2", "CI_PROJECT_ID": "2"})
+    assert (gitlab.forge, gitlab.project, gitlab.request, gitlab.fork, gitlab.noun) == ("GitLab", "1", 12, True, "merge request")
+    assert ci_module.job({}).forge is None
+
+
+def test_a_broken_event_file_is_a_sentence_naming_it(repo, tmp_path):
+    path = tmp_path / "event.json"
+    path.write_text("{not json")
+    result = ci("validate", "--offline", env={"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(path), "GITLAB_CI": ""})
+    assert result.exit_code == 1 and f"{path}: GitHub's event file cannot be read" in result.stderr
+
+
+def test_annotations_escape_what_githubs_workflow_commands_need():
+    from kestrasync import ci as ci_module
+    from kestrasync.model import Diagnostic, Severity, SourceLocation
+
+    problems = [Diagnostic(Severity.ERROR, "50% done\nthen: more", location=SourceLocation("dir,x/a:b.yaml", 3, 5)),
+                Diagnostic(Severity.WARNING, "no place")]
+    lines = ci_module.annotations(problems, workspace=None, here=Path("/repo"))
+    assert lines == ["::error file=dir%2Cx/a%3Ab.yaml,line=3,col=5::50%25 done%0Athen: more", "::warning::no place"]
+    assert len(ci_module.annotations([problems[1]] * 80, None)) == ci_module.ANNOTATIONS
